@@ -1,0 +1,1 @@
+"""The ``keras-sr`` command line: a thin layer over library calls."""

@@ -1,0 +1,13 @@
+"""Image operations in TensorFlow: MATLAB bicubic, colour spaces, modcrop."""
+
+from keras_sr.ops.color import modcrop, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from keras_sr.ops.resize import imresize, resize_output_size
+
+__all__ = [
+    "imresize",
+    "modcrop",
+    "resize_output_size",
+    "rgb_to_y",
+    "rgb_to_ycbcr",
+    "ycbcr_to_rgb",
+]
