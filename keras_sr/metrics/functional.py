@@ -156,6 +156,12 @@ def ssim(
     a, peak = prepare_for_metric(y_true, max_val, crop_border, y_channel, quantize)
     b, _ = prepare_for_metric(y_pred, max_val, crop_border, y_channel, quantize)
     _check_pair(a, b)
+    h, w = a.shape[1], a.shape[2]
+    if (h is not None and h < 11) or (w is not None and w < 11):
+        raise ValueError(
+            f"SSIM needs images of at least 11x11 pixels after the {crop_border}-px "
+            f"border crop, got {h}x{w}."
+        )
     batch = tf.shape(a)[0]
     channels = a.shape[-1] if a.shape[-1] is not None else tf.shape(a)[-1]
 

@@ -118,6 +118,7 @@ def _as_pair(value: float | Sequence[float]) -> tuple[float, float]:
     return pair  # type: ignore[return-value]
 
 
+@tf.autograph.experimental.do_not_convert
 def imresize(
     images: tf.Tensor,
     scale: float | Sequence[float] | None = None,
