@@ -86,13 +86,17 @@ def main() -> None:
             "pillow_ms": t_pil * 1e3,
             "ratio_pillow_over_keras_sr": t_pil / t_ours,
         }
-        print(f"{name:<18} {t_ours * 1e3:12.2f} {t_pil * 1e3:10.2f} {t_pil / t_ours:16.3f}")
+        print(
+            f"{name:<18} {t_ours * 1e3:12.2f} {t_pil * 1e3:10.2f} {t_pil / t_ours:16.3f}"
+        )
 
     ours = down_u8(img_t).numpy()
     pil = np.asarray(Image.fromarray(img).resize((128, 128), Image.BICUBIC))
     differing = int(np.count_nonzero(ours != pil))
-    print(f"uint8 values where Pillow differs from MATLAB-exact (x1/4): "
-          f"{differing} of {ours.size}")
+    print(
+        f"uint8 values where Pillow differs from MATLAB-exact (x1/4): "
+        f"{differing} of {ours.size}"
+    )
     report = {
         "benchmark": "imresize_vs_pillow",
         "image": "512x512x3 uint8 (synthetic smooth + noise)",

@@ -135,3 +135,13 @@ def test_bad_arguments():
         imresize(img, scale=-1)
     with pytest.raises(ValueError, match=r"\[H,W,C\]"):
         imresize(np.zeros((8, 8), np.uint8), scale=2)
+
+
+def test_gather_path_for_huge_sizes_matches_dense_path(monkeypatch):
+    import keras_sr.ops.resize as resize_module
+
+    img = random_image(45, 38, 3, seed=7)
+    dense = imresize(img, scale=1 / 3).numpy()
+    monkeypatch.setattr(resize_module, "_DENSE_LIMIT", 10)
+    gathered = imresize(img, scale=1 / 3).numpy()
+    np.testing.assert_array_equal(gathered, dense)
