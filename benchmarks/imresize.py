@@ -7,7 +7,7 @@ support) is *not* MATLAB-exact; the script also reports how many uint8 values
 differ from MATLAB's result to show what the extra cost buys.
 
 Usage:
-    python benchmarks/imresize.py [--repeats 20] [--output benchmarks/results/imresize.json]
+    python benchmarks/imresize.py [--repeats 20] [--output FILE.json]
 """
 
 from __future__ import annotations
@@ -86,9 +86,8 @@ def main() -> None:
             "pillow_ms": t_pil * 1e3,
             "ratio_pillow_over_keras_sr": t_pil / t_ours,
         }
-        print(
-            f"{name:<18} {t_ours * 1e3:12.2f} {t_pil * 1e3:10.2f} {t_pil / t_ours:16.3f}"
-        )
+        ratio = t_pil / t_ours
+        print(f"{name:<18} {t_ours * 1e3:12.2f} {t_pil * 1e3:10.2f} {ratio:16.3f}")
 
     ours = down_u8(img_t).numpy()
     pil = np.asarray(Image.fromarray(img).resize((128, 128), Image.BICUBIC))
