@@ -15,7 +15,7 @@ import sys
 from keras_sr import __version__
 
 # Subcommand modules under keras_sr.cli, in help order.
-SUBCOMMANDS = ["evaluate"]
+SUBCOMMANDS = ["evaluate", "train", "upscale", "demo", "export", "nse-eval"]
 
 # Exceptions that mean "the user's input is wrong": reported in one line.
 USER_ERRORS: tuple[type[BaseException], ...] = (

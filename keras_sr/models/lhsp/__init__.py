@@ -1,0 +1,11 @@
+"""LHSP, the local- and holistic-structure preserving network of seed 000.
+
+``LHSP`` (inference: LR Y -> SR Y), ``LHSPTrainer`` (SR + boundary loss),
+``lhsp_loss``; presets ``lhsp_x2``, ``lhsp_x3``, ``lhsp_x4``.
+"""
+
+from keras_sr.models.lhsp import lhsp_presets  # noqa: F401  (registers presets)
+from keras_sr.models.lhsp.lhsp_model import LHSP, SplitChannels
+from keras_sr.models.lhsp.lhsp_trainer import LHSPTrainer, lhsp_loss
+
+__all__ = ["LHSP", "LHSPTrainer", "SplitChannels", "lhsp_loss"]

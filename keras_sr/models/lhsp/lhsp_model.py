@@ -1,0 +1,207 @@
+"""LHSP (Shi, Wang, Xu, Lin, arXiv 1607.07220; seed 000), METHODS.md §8.
+
+LSP (local structure preserving): ``conv1`` on the LR Y channel, pixel
+placement of the feature vectors on the HR grid (moved away from local edges),
+Shepard-normalised deconvolution. HSP (holistic structure preserving): one
+conv with two output maps, the SR image and a boundary map.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from keras_sr.layers.core import Pad2D
+from keras_sr.layers.placement import PixelPlacement, ShepardUpsampling
+from keras_sr.models.base import SRBackbone, image_input
+from keras_sr.utils.registry import keras_sr_export
+
+__all__ = ["LHSP", "SplitChannels"]
+
+
+@keras_sr_export("keras_sr.models.lhsp.SplitChannels")
+class SplitChannels(keras.layers.Layer):
+    """Split the last axis into ``num`` equal parts (``tf.split``: a builtin
+    SPLIT in TFLite, unlike a ``[..., a:b]`` slice with an ellipsis).
+
+    Example:
+        >>> import numpy as np
+        >>> a, b = SplitChannels(2)(np.zeros((1, 4, 4, 2), "float32"))
+        >>> a.shape
+        TensorShape([1, 4, 4, 1])
+    """
+
+    def __init__(self, num: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.num = int(num)
+
+    def call(self, inputs):
+        return tuple(tf.split(inputs, self.num, axis=-1))
+
+    def compute_output_shape(self, input_shape):
+        *lead, c = input_shape
+        part = None if c is None else c // self.num
+        return tuple((*lead, part) for _ in range(self.num))
+
+    def get_config(self):
+        return {**super().get_config(), "num": self.num}
+
+
+def _conv(filters, kernel, padding, activation, init, name):
+    """A conv with the requested border mode (zero = Keras ``same``)."""
+    conv = keras.layers.Conv2D(
+        filters,
+        kernel,
+        padding="same" if padding == "zero" else "valid",
+        activation=activation,
+        kernel_initializer=keras.initializers.get(init),
+        name=name,
+    )
+    if padding == "zero" or kernel == 1:
+        return conv
+    pad = Pad2D(kernel // 2, padding, name=f"{name}_pad")
+    return lambda x: conv(pad(x))
+
+
+@keras_sr_export("keras_sr.models.LHSP")
+class LHSP(SRBackbone):
+    """Local- and holistic-structure preserving SR network (seed 000).
+
+    ``X = ReLU(conv1(y))`` (LR) -> ``P, M = PixelPlacement(X, y)`` ->
+    ``U = ShepardUpsampling(P, M)`` (normalised depthwise conv, 1x1 mixing,
+    ReLU) -> ``O = conv_hsp(U)`` with 2 maps: ``SR = O[..., 0]`` and the
+    boundary map ``B = sigmoid(O[..., 1])``. The model's output is ``SR``
+    only; :meth:`training_model` exposes ``{"sr", "boundary"}`` and
+    :class:`keras_sr.models.lhsp.LHSPTrainer` trains it.
+
+    With ``hsp=False`` (the "LSP only" ablation) the Shepard layer maps
+    straight to the image (1 channel, linear) and there is no boundary map.
+
+    Input: LR Y channel ``[B, h, w, 1]`` float32 in ``[0, 1]`` (Y = MATLAB
+    ``rgb2ycbcr`` / 255). Output: SR Y ``[B, h*s, w*s, 1]`` (not clipped).
+
+    Args:
+        scale: int, upscaling factor (x3 is the primary setting).
+        filters: channels of ``conv1`` [GUESS 64].
+        conv1_kernel: kernel of ``conv1`` [GUESS 5].
+        shepard_filters: channels after the Shepard 1x1 mixing [GUESS 32].
+        shepard_kernel: Shepard kernel size, None = ``2*scale + 1`` [GUESS].
+        shepard_mode: ``"depthwise"`` (well-posed, default) or
+            ``"shared_full"`` (the literal ``D(P)/D(M)``), see
+            :class:`keras_sr.layers.ShepardUpsampling`.
+        denominator_floor: Shepard denominator floor [DESIGN 1e-6].
+        hsp: add the HSP conv with the boundary map.
+        hsp_kernel: HSP kernel size [GUESS 5].
+        displacement: move pixels away from edges (False = the "placement
+            disabled" ablation: every pixel at its cell centre).
+        rho, tau, min_magnitude, ridge_epsilon: placement parameters of
+            :func:`keras_sr.ops.placement_offsets` [GUESS 1.0, 0.1, 0.02, 1e-4].
+        padding: border mode of ``conv1`` and the HSP conv: ``"zero"``
+            (Keras ``same``, the spec default) or ``"replicate"``,
+            ``"symmetric"``, ``"reflect"``.
+        kernel_initializer: initializer of the convolutions.
+
+    Example:
+        >>> import numpy as np
+        >>> m = LHSP(scale=3, filters=8, shepard_filters=4)
+        >>> m(np.zeros((1, 5, 7, 1), "float32")).shape
+        TensorShape([1, 15, 21, 1])
+        >>> sorted(m.training_model()(np.zeros((1, 5, 7, 1), "float32")))
+        ['boundary', 'sr']
+
+    Reference: https://arxiv.org/abs/1607.07220
+    """
+
+    def __init__(
+        self,
+        scale: int = 3,
+        filters: int = 64,
+        conv1_kernel: int = 5,
+        shepard_filters: int = 32,
+        shepard_kernel: int | None = None,
+        shepard_mode: str = "depthwise",
+        denominator_floor: float = 1e-6,
+        hsp: bool = True,
+        hsp_kernel: int = 5,
+        displacement: bool = True,
+        rho: float = 1.0,
+        tau: float = 0.1,
+        min_magnitude: float = 0.02,
+        ridge_epsilon: float = 1e-4,
+        padding: str = "zero",
+        kernel_initializer="he_normal",
+        channels: int = 1,
+        **kwargs,
+    ):
+        if channels != 1:
+            raise ValueError(
+                f"LHSP works on the Y channel only (channels=1), got {channels}"
+            )
+        for name, k in (("conv1_kernel", conv1_kernel), ("hsp_kernel", hsp_kernel)):
+            if k % 2 != 1:
+                raise ValueError(f"LHSP {name} must be odd, got {k}")
+        config = dict(
+            scale=scale,
+            filters=filters,
+            conv1_kernel=conv1_kernel,
+            shepard_filters=shepard_filters,
+            shepard_kernel=shepard_kernel,
+            shepard_mode=shepard_mode,
+            denominator_floor=denominator_floor,
+            hsp=hsp,
+            hsp_kernel=hsp_kernel,
+            displacement=displacement,
+            rho=rho,
+            tau=tau,
+            min_magnitude=min_magnitude,
+            ridge_epsilon=ridge_epsilon,
+            padding=padding,
+            kernel_initializer=keras.initializers.serialize(
+                keras.initializers.get(kernel_initializer)
+            ),
+            channels=channels,
+        )
+        init = config["kernel_initializer"]
+        # === Functional Model ===
+        lr = image_input(1)
+        # --- LSP
+        x = _conv(filters, conv1_kernel, padding, "relu", init, "conv1")(lr)
+        grid, mask = PixelPlacement(
+            scale,
+            displacement=displacement,
+            rho=rho,
+            tau=tau,
+            min_magnitude=min_magnitude,
+            ridge_epsilon=ridge_epsilon,
+            name="placement",
+        )([x, lr])
+        shepard = ShepardUpsampling(
+            scale,
+            filters=shepard_filters if hsp else 1,
+            kernel_size=shepard_kernel,
+            activation="relu" if hsp else None,
+            denominator_floor=denominator_floor,
+            mode=shepard_mode,
+            name="shepard",
+        )([grid, mask])
+        if hsp:
+            # --- HSP: one conv, two maps (SR, boundary logits)
+            maps = _conv(2, hsp_kernel, padding, None, init, "hsp")(shepard)
+            sr, _ = SplitChannels(2, name="hsp_split")(maps)
+        else:
+            sr = shepard
+        sr = keras.layers.Identity(name="sr")(sr)
+        super().__init__(lr, sr, scale=scale, channels=1, config=config, **kwargs)
+        self.hsp = bool(hsp)
+
+    def training_model(self) -> keras.Model:
+        """A model sharing these weights that returns ``{"sr": SR, "boundary":
+        B}`` (``B`` = sigmoid of the second HSP map, in [0, 1]); without HSP
+        only ``{"sr": SR}``."""
+        outputs = {"sr": self.get_layer("sr").output}
+        if self.hsp:
+            logits = self.get_layer("hsp_split").output[1]
+            outputs["boundary"] = keras.layers.Activation("sigmoid", name="boundary")(
+                logits
+            )
+        return keras.Model(self.input, outputs, name=f"{self.name}_training")

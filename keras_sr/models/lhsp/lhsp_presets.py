@@ -1,0 +1,22 @@
+"""LHSP presets: one model per scale, as in seed 000 (Y channel)."""
+
+from __future__ import annotations
+
+from keras_sr.models.lhsp.lhsp_model import LHSP
+from keras_sr.models.presets import register_preset
+
+# Shipped weights (trained by benchmarks/train_lhsp.py); None = not shipped.
+LHSP_WEIGHTS: dict[int, str | None] = {2: None, 3: "lhsp_x3.weights.h5", 4: None}
+
+for _s in (2, 3, 4):
+    register_preset(
+        f"lhsp_x{_s}",
+        LHSP,
+        {"scale": _s},
+        weights=LHSP_WEIGHTS[_s],
+        description=(
+            f"LHSP (seed 000) x{_s}: conv 5x5/64, pixel placement, Shepard "
+            f"{2 * _s + 1}x{2 * _s + 1} deconvolution to 32, HSP conv 5x5 "
+            "(SR + boundary map), Y channel"
+        ),
+    )
