@@ -27,6 +27,7 @@ setup(
         "pillow>=10.0,<13",
         "tqdm>=4.66,<5",
         "pyyaml>=6.0,<7",
+        "tensorboard>=2.21,<2.22",
     ],
     extras_require={
         "export": [
