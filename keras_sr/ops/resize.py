@@ -18,9 +18,11 @@ dynamic) input size with TF ops, so :func:`imresize` runs eagerly, inside
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 __all__ = ["imresize", "resize_output_size"]
@@ -69,6 +71,50 @@ def _contributions(
     return tf.cast(mirrored, tf.int32), weights
 
 
+@functools.lru_cache(maxsize=256)
+def _weight_matrix_np(in_length: int, out_length: int, scale: float) -> np.ndarray:
+    """The dense ``[out, in]`` float64 weight matrix for static sizes.
+
+    The same arithmetic as :func:`_contributions`, in NumPy at trace time, so a
+    static-size resize (training crops, fixed tiles) embeds one constant
+    instead of rebuilding the weights with ~40 graph ops on every call.
+    """
+    kernel_width = 4.0
+    antialias = scale < 1.0
+    if antialias:
+        kernel_width = kernel_width / scale
+    x = np.arange(1, out_length + 1, dtype=np.float64)
+    u = x / scale + 0.5 * (1.0 - 1.0 / scale)
+    left = np.floor(u - kernel_width / 2.0)
+    p = int(math.ceil(kernel_width)) + 2
+    indices = left[:, None] + np.arange(p, dtype=np.float64)[None, :]
+    dist = u[:, None] - indices
+    if antialias:
+        weights = scale * _cubic_np(scale * dist)
+    else:
+        weights = _cubic_np(dist)
+    weights = weights / np.sum(weights, axis=1, keepdims=True)
+    m = np.mod(indices.astype(np.int64) - 1, 2 * in_length)
+    mirrored = np.where(m < in_length, m, 2 * in_length - 1 - m)
+    matrix = np.zeros((out_length, in_length), np.float64)
+    np.add.at(
+        matrix, (np.repeat(np.arange(out_length), p), mirrored.ravel()), weights.ravel()
+    )
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _cubic_np(x: np.ndarray) -> np.ndarray:
+    absx = np.abs(x)
+    absx2 = absx * absx
+    absx3 = absx2 * absx
+    one = (absx <= 1.0).astype(np.float64)
+    two = ((absx > 1.0) & (absx <= 2.0)).astype(np.float64)
+    return (1.5 * absx3 - 2.5 * absx2 + 1.0) * one + (
+        -0.5 * absx3 + 2.5 * absx2 - 4.0 * absx + 2.0
+    ) * two
+
+
 def _round_uint8(x: tf.Tensor) -> tf.Tensor:
     """MATLAB double -> uint8: saturate, then round half away from zero."""
     return tf.cast(tf.floor(tf.clip_by_value(x, 0.0, 255.0) + 0.5), tf.uint8)
@@ -93,9 +139,18 @@ def _resize_axis(
     gather the ``P`` taps per output instead to bound memory.
     """
     in_static = images.shape[axis]
+    x = tf.cast(images, compute_dtype)
+    static = in_static is not None and isinstance(out_length, int)
+    if static and in_static * out_length <= _DENSE_LIMIT:
+        matrix = tf.constant(
+            _weight_matrix_np(int(in_static), out_length, float(scale)),
+            dtype=compute_dtype,
+        )
+        if axis == 1:
+            return tf.einsum("oh,bhwc->bowc", matrix, x)
+        return tf.einsum("ow,bhwc->bhoc", matrix, x)
     in_length = tf.shape(images)[axis]
     indices, weights = _contributions(in_length, out_length, scale)
-    x = tf.cast(images, compute_dtype)
     dense = not (
         in_static is not None
         and isinstance(out_length, int)
