@@ -56,16 +56,17 @@ VARIANTS = (
 
 def time_interleaved(runners: dict, x, repeats: int, max_seconds: float) -> dict:
     """Median latency of every runner, timed round-robin (one call of each in
-    turn, ``repeats`` rounds, after one warm-up call each) so that changes in
-    machine load hit all runtimes alike."""
+    turn, ``repeats`` rounds with the order rotated, after one warm-up call
+    each) so that changes in machine load hit all runtimes alike."""
     times: dict = {key: [] for key in runners}
     for fn in runners.values():
         fn(x)  # warm-up (allocation, XNNPACK packing, tracing)
     start = time.perf_counter()
-    for _ in range(repeats):
-        for key, fn in runners.items():
+    keys = list(runners)
+    for r in range(repeats):
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:  # rotate order
             t = time.perf_counter()
-            fn(x)
+            runners[key](x)
             times[key].append(time.perf_counter() - t)
         if time.perf_counter() - start > max_seconds:
             break

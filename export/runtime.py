@@ -178,6 +178,9 @@ class ONNXUpscaler(_ArtifactUpscaler):
         options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # No busy-waiting worker threads after a run: they would steal the
+        # CPU from whatever runs next (other runtimes, the rest of the app).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             self.path, sess_options=options, providers=["CPUExecutionProvider"]
         )

@@ -153,7 +153,7 @@ def export_tpu(
             of 1e-4).
         margin: int. LR context kept around tiles when the artifact is run on
             larger images (:class:`export.runtime.SavedModelUpscaler`).
-            Defaults to 16, capped so tiles still advance.
+            Defaults to 16, at most a quarter of the tile side.
         parity_data: str. Image folder for the parity crops (default Set5).
         max_abs_diff: float. Parity threshold override.
         name: str. Model name for the report.
@@ -177,7 +177,7 @@ def export_tpu(
     if batch < 1 or th < 1 or tw < 1:
         raise ValueError(f"batch and tile must be positive, got {batch} and {th}x{tw}")
     if margin is None:
-        margin = min(DEFAULT_MARGIN, (min(th, tw) - 1) // 4)
+        margin = min(DEFAULT_MARGIN, min(th, tw) // 4)
     shape = (batch, th, tw, info.channels)
     key = "tpu_bfloat16" if bfloat16 else "tpu"
     threshold = MAX_ABS_DIFF[key] if max_abs_diff is None else max_abs_diff
