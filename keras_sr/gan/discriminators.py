@@ -97,8 +97,78 @@ def _head(x, dense_units: int):
     )(x)
 
 
+# The VGG-128 table (METHODS.md §5.2): (row, kernel, stride, channels / nf).
+_VGG128_ROWS = (
+    (0, 3, 1, 1),
+    (1, 4, 2, 1),
+    (2, 3, 1, 2),
+    (3, 4, 2, 2),
+    (4, 3, 1, 4),
+    (5, 4, 2, 4),
+    (6, 3, 1, 8),
+    (7, 4, 2, 8),
+    (8, 3, 1, 8),
+    (9, 4, 2, 8),
+)
+
+
+class _VGGTableDiscriminator(keras.Model):
+    """Rows ``first_row..9`` of the VGG-128 table, then the Dense head.
+
+    Subclasses set ``first_row`` and ``min_input_size``; the constructor
+    arguments (and so ``get_config``) are shared.
+    """
+
+    first_row = 0
+    min_input_size = 32
+
+    def __init__(
+        self,
+        input_size: int,
+        in_channels: int,
+        base_filters: int = 64,
+        dense_units: int = 100,
+        use_bn: bool = True,
+        layer_dtype: str | None = None,
+        **kwargs,
+    ):
+        if int(input_size) < self.min_input_size:
+            raise ValueError(
+                f"{type(self).__name__} needs input_size >= "
+                f"{self.min_input_size}, got {input_size}."
+            )
+        nf = int(base_filters)
+        rows = [(i, k, st, m * nf) for i, k, st, m in _VGG128_ROWS[self.first_row :]]
+        inputs = keras.Input((int(input_size), int(input_size), int(in_channels)))
+        with _policy(layer_dtype):
+            x = _vgg_stack(inputs, rows, use_bn, first_bn=False)
+            outputs = _head(x, int(dense_units))
+        super().__init__(inputs, outputs, **kwargs)
+        self.input_size = int(input_size)
+        self.in_channels = int(in_channels)
+        self.base_filters = nf
+        self.dense_units = int(dense_units)
+        self.use_bn = bool(use_bn)
+        self.layer_dtype = layer_dtype
+
+    def get_config(self) -> dict:
+        return {
+            "input_size": self.input_size,
+            "in_channels": self.in_channels,
+            "base_filters": self.base_filters,
+            "dense_units": self.dense_units,
+            "use_bn": self.use_bn,
+            "layer_dtype": self.layer_dtype,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 @keras_sr_export("keras_sr.gan.VGGStyleDiscriminator")
-class VGGStyleDiscriminator(keras.Model):
+class VGGStyleDiscriminator(_VGGTableDiscriminator):
     """ESRGAN / SPSR ``Discriminator_VGG_128`` (METHODS.md §5.2).
 
     Ten convs (3x3/s1 and 4x4/s2 alternating, channels ``nf, nf, 2nf, 2nf, 4nf,
@@ -128,6 +198,9 @@ class VGGStyleDiscriminator(keras.Model):
         TensorShape([2, 1])
     """
 
+    first_row = 0
+    min_input_size = 32  # five stride-2 convs
+
     def __init__(
         self,
         input_size: int = 128,
@@ -138,54 +211,19 @@ class VGGStyleDiscriminator(keras.Model):
         layer_dtype: str | None = None,
         **kwargs,
     ):
-        if int(input_size) < 32:
-            raise ValueError(
-                f"VGGStyleDiscriminator needs input_size >= 32 (five stride-2 "
-                f"convs), got {input_size}."
-            )
-        nf = int(base_filters)
-        rows = [
-            (0, 3, 1, nf),
-            (1, 4, 2, nf),
-            (2, 3, 1, 2 * nf),
-            (3, 4, 2, 2 * nf),
-            (4, 3, 1, 4 * nf),
-            (5, 4, 2, 4 * nf),
-            (6, 3, 1, 8 * nf),
-            (7, 4, 2, 8 * nf),
-            (8, 3, 1, 8 * nf),
-            (9, 4, 2, 8 * nf),
-        ]
-        inputs = keras.Input((int(input_size), int(input_size), int(in_channels)))
-        with _policy(layer_dtype):
-            x = _vgg_stack(inputs, rows, use_bn, first_bn=False)
-            outputs = _head(x, int(dense_units))
-        super().__init__(inputs, outputs, **kwargs)
-        self.input_size = int(input_size)
-        self.in_channels = int(in_channels)
-        self.base_filters = nf
-        self.dense_units = int(dense_units)
-        self.use_bn = bool(use_bn)
-        self.layer_dtype = layer_dtype
-
-    def get_config(self) -> dict:
-        return {
-            "input_size": self.input_size,
-            "in_channels": self.in_channels,
-            "base_filters": self.base_filters,
-            "dense_units": self.dense_units,
-            "use_bn": self.use_bn,
-            "layer_dtype": self.layer_dtype,
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        super().__init__(
+            input_size,
+            in_channels,
+            base_filters,
+            dense_units,
+            use_bn,
+            layer_dtype,
+            **kwargs,
+        )
 
 
 @keras_sr_export("keras_sr.gan.StructureDiscriminator")
-class StructureDiscriminator(keras.Model):
+class StructureDiscriminator(_VGGTableDiscriminator):
     """``D_SF`` of SPSR-P / SPSR-J: a discriminator on NSE structure features.
 
     Rows conv4..conv9 of the VGG-128 table (METHODS.md §6.7, a [DESIGN]
@@ -209,6 +247,9 @@ class StructureDiscriminator(keras.Model):
         TensorShape([1, 1])
     """
 
+    first_row = 4  # rows conv4..conv9
+    min_input_size = 8  # three stride-2 convs
+
     def __init__(
         self,
         input_size: int = 32,
@@ -219,42 +260,12 @@ class StructureDiscriminator(keras.Model):
         layer_dtype: str | None = None,
         **kwargs,
     ):
-        if int(input_size) < 8:
-            raise ValueError(
-                f"StructureDiscriminator needs input_size >= 8, got {input_size}."
-            )
-        nf = int(base_filters)
-        rows = [
-            (4, 3, 1, 4 * nf),
-            (5, 4, 2, 4 * nf),
-            (6, 3, 1, 8 * nf),
-            (7, 4, 2, 8 * nf),
-            (8, 3, 1, 8 * nf),
-            (9, 4, 2, 8 * nf),
-        ]
-        inputs = keras.Input((int(input_size), int(input_size), int(in_channels)))
-        with _policy(layer_dtype):
-            x = _vgg_stack(inputs, rows, use_bn, first_bn=False)
-            outputs = _head(x, int(dense_units))
-        super().__init__(inputs, outputs, **kwargs)
-        self.input_size = int(input_size)
-        self.in_channels = int(in_channels)
-        self.base_filters = nf
-        self.dense_units = int(dense_units)
-        self.use_bn = bool(use_bn)
-        self.layer_dtype = layer_dtype
-
-    def get_config(self) -> dict:
-        return {
-            "input_size": self.input_size,
-            "in_channels": self.in_channels,
-            "base_filters": self.base_filters,
-            "dense_units": self.dense_units,
-            "use_bn": self.use_bn,
-            "layer_dtype": self.layer_dtype,
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        super().__init__(
+            input_size,
+            in_channels,
+            base_filters,
+            dense_units,
+            use_bn,
+            layer_dtype,
+            **kwargs,
+        )
