@@ -46,3 +46,14 @@ def write_json(name: str, payload: dict) -> Path:
     with atomic_path(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def merge_previous(name: str, rows: list[dict]) -> list[dict]:
+    """``rows`` plus the rows of the previous ``<name>.json`` for presets not
+    measured in this run (``--merge``), sorted by preset."""
+    path = RESULTS / f"{name}.json"
+    if path.is_file():
+        done = {r["preset"] for r in rows}
+        old = json.loads(path.read_text())["results"]
+        rows = [r for r in old if r["preset"] not in done] + rows
+    return sorted(rows, key=lambda r: r["preset"])

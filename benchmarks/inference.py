@@ -16,12 +16,11 @@ Prints a table and writes ``benchmarks/results/inference.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 
-from _common import RESULTS, environment, setup, write_json
+from _common import environment, merge_previous, setup, write_json
 
 
 def time_call(fn, x, repeats: int, max_seconds: float) -> list[float]:
@@ -104,11 +103,8 @@ def main(argv=None) -> int:
             flush=True,
         )
         del model
-    if args.merge and (RESULTS / "inference.json").is_file():
-        old = json.loads((RESULTS / "inference.json").read_text())["results"]
-        done = {r["preset"] for r in rows}
-        kept = [r for r in old if r["preset"] not in done]
-        rows = sorted(kept + rows, key=lambda r: r["preset"])
+    if args.merge:
+        rows = merge_previous("inference", rows)
     path = write_json(
         "inference",
         {

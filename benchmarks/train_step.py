@@ -14,12 +14,11 @@ Prints a table and writes ``benchmarks/results/train_step.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 
-from _common import RESULTS, environment, setup, write_json
+from _common import environment, merge_previous, setup, write_json
 
 MAIN_PRESETS = [
     "srcnn_x3",
@@ -109,10 +108,8 @@ def main(argv=None) -> int:
             flush=True,
         )
         del model
-    if args.merge and (RESULTS / "train_step.json").is_file():
-        old = json.loads((RESULTS / "train_step.json").read_text())["results"]
-        done = {r["preset"] for r in rows}
-        rows = [r for r in old if r["preset"] not in done] + rows
+    if args.merge:
+        rows = merge_previous("train_step", rows)
     fastest = max(r["images_per_s"] for r in rows)
     for r in rows:
         r["ratio_to_fastest"] = round(r["images_per_s"] / fastest, 4)
