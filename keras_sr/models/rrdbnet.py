@@ -19,6 +19,39 @@ def upconv_factors(scale: int) -> list[int]:
     return table[scale]
 
 
+def apply_rrdb_trunk(
+    inputs, filters: int, growth: int, num_blocks: int, scale: int
+) -> tuple:
+    """The ESRGAN trunk shared by :class:`RRDBNet` and SPSR's SR branch.
+
+    ``conv_first -> num_blocks x RRDB -> trunk_conv -> + conv_first ->
+    upconvs -> hr_conv -> LeakyReLU 0.2``. The layer names are the same in
+    both models, so an RRDBNet checkpoint initialises SPSR's trunk by name.
+
+    Returns:
+        ``(hr_features, block_outputs)``: the HR feature map (``filters``
+        channels) and the output of every RRDB, in order.
+    """
+    init = keras.initializers.get(ESRGAN_INIT)
+
+    def conv(name):
+        return keras.layers.Conv2D(
+            filters, 3, padding="same", kernel_initializer=init, name=name
+        )
+
+    fea = conv("conv_first")(inputs)
+    x = fea
+    block_outputs = []
+    for i in range(num_blocks):
+        x = RRDB(filters, growth, name=f"rrdb{i + 1}")(x)
+        block_outputs.append(x)
+    x = keras.layers.Add(name="trunk_skip")([fea, conv("trunk_conv")(x)])
+    for i, f in enumerate(upconv_factors(scale)):
+        x = UpConv(filters, f, name=f"upconv{i + 1}")(x)
+    x = keras.layers.LeakyReLU(negative_slope=0.2, name="hr_lrelu")(conv("hr_conv")(x))
+    return x, block_outputs
+
+
 @keras_sr_export("keras_sr.models.RRDBNet")
 class RRDBNet(SRBackbone):
     """RRDBNet: conv_first, ``num_blocks`` x :class:`RRDB`, trunk conv + skip,
@@ -61,22 +94,7 @@ class RRDBNet(SRBackbone):
         )
         init = keras.initializers.get(ESRGAN_INIT)
         inputs = image_input(channels)
-        fea = keras.layers.Conv2D(
-            filters, 3, padding="same", kernel_initializer=init, name="conv_first"
-        )(inputs)
-        x = fea
-        for i in range(num_blocks):
-            x = RRDB(filters, growth, name=f"rrdb{i + 1}")(x)
-        x = keras.layers.Conv2D(
-            filters, 3, padding="same", kernel_initializer=init, name="trunk_conv"
-        )(x)
-        x = keras.layers.Add(name="trunk_skip")([fea, x])
-        for i, f in enumerate(upconv_factors(scale)):
-            x = UpConv(filters, f, name=f"upconv{i + 1}")(x)
-        x = keras.layers.Conv2D(
-            filters, 3, padding="same", kernel_initializer=init, name="hr_conv"
-        )(x)
-        x = keras.layers.LeakyReLU(negative_slope=0.2, name="hr_lrelu")(x)
+        x, _ = apply_rrdb_trunk(inputs, filters, growth, num_blocks, scale)
         x = keras.layers.Conv2D(
             channels, 3, padding="same", kernel_initializer=init, name="conv_last"
         )(x)

@@ -12,7 +12,7 @@ from keras_sr.gan.gradient import GradientMap
 from keras_sr.layers import RRDB, UpConv
 from keras_sr.layers.blocks import ESRGAN_INIT
 from keras_sr.models.base import SRBackbone, image_input
-from keras_sr.models.rrdbnet import upconv_factors
+from keras_sr.models.rrdbnet import apply_rrdb_trunk, upconv_factors
 from keras_sr.utils.registry import keras_sr_export
 
 __all__ = ["SPSRNet", "default_branch_taps", "load_trunk_weights", "TRUNK_PREFIXES"]
@@ -107,18 +107,8 @@ class SPSRNet(SRBackbone):
         inputs = image_input(channels)
         g_lr = GradientMap(padding=1, name="lr_gradient")(inputs)
         # --- SR branch (ESRGAN trunk) ---
-        fea = conv(nf, "conv_first")(inputs)
-        x = fea
-        block_outputs = []
-        for i in range(1, num_blocks + 1):
-            x = RRDB(nf, gc, name=f"rrdb{i}")(x)
-            block_outputs.append(x)
+        x, block_outputs = apply_rrdb_trunk(inputs, nf, gc, num_blocks, scale)
         tapped = [block_outputs[t - 1] for t in taps]
-        x = conv(nf, "trunk_conv")(x)
-        x = keras.layers.Add(name="trunk_skip")([fea, x])
-        for i, f in enumerate(upconv_factors(scale)):
-            x = UpConv(nf, f, name=f"upconv{i + 1}")(x)
-        x = lrelu("hr_lrelu")(conv(nf, "hr_conv")(x))
         sr_features = conv(nf, "hr_conv1")(x)
         # --- gradient branch ---
         b0 = conv(nf, "b_fea_conv")(g_lr)
