@@ -42,11 +42,14 @@ def convert(model, info: ModelInfo, opset: int = DEFAULT_OPSET):
         return {"sr": tf.cast(model(lr, training=False), tf.float32)}
 
     try:
+        # Convert inside the rewrite context: tf2onnx asks the tf.function
+        # for its concrete function again, and should that retrace (a cache
+        # miss was seen on a CI machine) it must still trace the portable ops.
         with portable_graph() as rewrites:
             forward.get_concrete_function()
-        proto, _ = tf2onnx.convert.from_function(
-            forward, input_signature=[spec], opset=opset
-        )
+            proto, _ = tf2onnx.convert.from_function(
+                forward, input_signature=[spec], opset=opset
+            )
     except Exception as err:  # tf2onnx raises assorted types
         raise ExportError(f"tf2onnx conversion failed: {err}") from err
     for value, dims in (
