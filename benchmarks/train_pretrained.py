@@ -88,7 +88,18 @@ class PatchSampler:
         self.patch = patch
         self.batch = batch
         self.srcnn_label = srcnn_label
-        areas = np.array([p[0].shape[0] * p[0].shape[1] for p in pairs], np.float64)
+        small = [i for i, pr in enumerate(pairs) if min(pr[0].shape[:2]) < patch]
+        if len(small) == len(pairs):
+            raise ValueError(f"no training image has an LR side >= patch {patch}")
+        if small:  # too small for this patch size: never drawn
+            print(f"{len(small)} images smaller than the patch are not sampled")
+        areas = np.array(
+            [
+                0.0 if i in small else pr[0].shape[0] * pr[0].shape[1]
+                for i, pr in enumerate(pairs)
+            ],
+            np.float64,
+        )
         self.prob = areas / areas.sum()
         self.rng = np.random.default_rng(seed)
 
@@ -163,7 +174,7 @@ def train(args, name: str) -> None:
     from keras_sr import models
 
     cfg = dict(DEFAULTS[name])
-    for key in ("steps", "batch", "lr"):
+    for key in ("steps", "batch", "lr", "patch"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     scale = models.get_preset(name).config["scale"]
@@ -283,7 +294,12 @@ def export(name, model, step, cfg, say) -> None:
         inference.save_weights(tmp)
     table_path = out_dir / "pretrained.json"
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
+    previous = table.get(name, {})
+    runs = list(previous.get("runs", []))
+    runs.append("benchmarks/train_pretrained.py " + " ".join(sys.argv[1:]))
     table[name] = {
+        **previous,
+        "runs": runs,
         "weights": target.name,
         "train_data": "T91 + BSD200 (Y channel, MATLAB bicubic)",
         "steps": step,
@@ -305,6 +321,11 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, help="total steps (default per model)")
     p.add_argument("--batch", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument(
+        "--patch",
+        type=int,
+        help="LR patch (ILR input for SRCNN) size; may change when resuming",
+    )
     p.add_argument(
         "--decay-steps",
         type=int,

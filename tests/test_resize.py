@@ -145,3 +145,42 @@ def test_gather_path_for_huge_sizes_matches_dense_path(monkeypatch):
     monkeypatch.setattr(resize_module, "_DENSE_LIMIT", 10)
     gathered = imresize(img, scale=1 / 3).numpy()
     np.testing.assert_array_equal(gathered, dense)
+
+
+def _numpy_imresize_uint8(img, scale):
+    """Reference uint8 resize: float64, MATLAB rounding after each pass."""
+    out = img.astype(np.float64)
+    for axis in (0, 1):
+        n = out.shape[axis]
+        m = int(np.ceil(n * scale - 1e-9))
+        ind, w = _matlab_contributions(n, m, scale)
+        g = np.take(out, ind, axis=axis)
+        if axis == 0:
+            out = np.einsum("mpwc,mp->mwc", g, w)
+        else:
+            out = np.einsum("hmpc,mp->hmc", g, w)
+        out = np.floor(np.clip(out, 0, 255) + 0.5)
+    return out.astype(np.uint8)
+
+
+@pytest.mark.parametrize("scale", [1 / 2, 1 / 4, 2, 4])
+def test_uint8_float32_fast_path_is_exact(scale):
+    import keras_sr.ops.resize as resize_module
+
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 256, (37, 52, 3)).astype(np.uint8)
+    # A smooth image has many exact .5 ties for these dyadic weights.
+    steps = rng.integers(-2, 3, (37, 52, 3)).cumsum(axis=0).cumsum(axis=1)
+    smooth = np.clip(steps + 128, 0, 255).astype(np.uint8)
+    for img in (noise, smooth):
+        n, m = img.shape[0], int(np.ceil(img.shape[0] * scale - 1e-9))
+        assert resize_module._float32_exact(n, m, scale)
+        got = imresize(tf.constant(img), scale=scale).numpy()
+        np.testing.assert_array_equal(got, _numpy_imresize_uint8(img, scale))
+
+
+def test_non_dyadic_scales_keep_float64():
+    import keras_sr.ops.resize as resize_module
+
+    assert not resize_module._float32_exact(99, 33, 1 / 3)
+    assert not resize_module._float32_exact(33, 99, 3.0)

@@ -172,6 +172,43 @@ def _resize_axis(
     return tf.einsum("bhopc,op->bhoc", gathered, weights)
 
 
+@functools.lru_cache(maxsize=256)
+def _float32_exact(in_length: int, out_length: int, scale: float) -> bool:
+    """True when a pass over 8-bit integers is exact in float32: every weight
+    is a multiple of ``2**-e`` (true for x2 and x4, up and down) and 255 times
+    the largest row sum of ``|w| * 2**e`` stays below ``2**24``, so every
+    product and partial sum is an integer multiple of ``2**-e`` that float32
+    holds exactly: the result equals the float64 (MATLAB) value bit for bit."""
+    m64 = _weight_matrix_np(in_length, out_length, scale)
+    for e in range(0, 25):
+        k = m64 * 2.0**e
+        if np.array_equal(k, np.round(k)):
+            return bool(255.0 * np.max(np.sum(np.abs(k), axis=1)) < 2.0**24)
+    return False
+
+
+def _rounded_pass_uint8(
+    images: tf.Tensor, axis: int, out_length: int, scale: float
+) -> tf.Tensor | None:
+    """One separable pass of a ``uint8`` resize with MATLAB's rounding,
+    computed in float32 when that is provably exact (see
+    :func:`_float32_exact`; about 2x faster than float64 on CPU); ``None``
+    otherwise, and the caller uses float64."""
+    in_static = images.shape[axis]
+    if (
+        in_static is None
+        or in_static * out_length > _DENSE_LIMIT
+        or not _float32_exact(int(in_static), out_length, float(scale))
+    ):
+        return None
+    m32 = tf.constant(
+        _weight_matrix_np(int(in_static), out_length, float(scale)), tf.float32
+    )
+    spec = "oh,bhwc->bowc" if axis == 1 else "ow,bhwc->bhoc"
+    y = tf.einsum(spec, m32, tf.cast(images, tf.float32))
+    return _round_uint8(y)
+
+
 def resize_output_size(
     input_size: Sequence[int], scale: float | Sequence[float]
 ) -> tuple[int, int]:
@@ -274,6 +311,11 @@ def imresize(
     for dim in order:
         if scales[dim] == 1.0 and output_size is None:
             continue
+        if in_dtype == tf.uint8 and isinstance(sizes[dim], int):
+            fast = _rounded_pass_uint8(x, dim + 1, sizes[dim], scales[dim])
+            if fast is not None:
+                x = fast
+                continue
         x = _resize_axis(x, dim + 1, sizes[dim], scales[dim], compute_dtype)
         if in_dtype == tf.uint8:
             x = _round_uint8(x)
