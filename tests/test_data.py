@@ -336,3 +336,20 @@ def test_png_gzip_shards_without_manifest_and_cached_records(folder, tmp_path):
             else:
                 want = imresize(hr_u8 / 255.0, scale=1 / SCALE).numpy()
             np.testing.assert_allclose(lr[i].numpy(), want, atol=1e-5)
+
+
+def test_auto_cache_decision():
+    from keras_sr.data import reader
+
+    small = {"stats": {"bytes": 10 * 2**20}, "params": {"encoding": "raw"}}
+    huge = {"stats": {"bytes": 64 * 2**30}, "params": {"encoding": "raw"}}
+    png = {
+        "stats": {"bytes": reader.AUTO_CACHE_BYTES // 2},
+        "params": {"encoding": "png"},
+    }
+    assert reader._auto_cache(small, True, None, None)
+    assert not reader._auto_cache(small, False, None, None)  # eval: one pass
+    assert not reader._auto_cache(small, True, 1, None)  # one epoch: no reuse
+    assert not reader._auto_cache(huge, True, None, None)
+    assert not reader._auto_cache(png, True, None, None)  # PNG decodes larger
+    assert not reader._auto_cache(None, True, None, None)  # no manifest
