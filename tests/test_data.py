@@ -353,3 +353,5 @@ def test_auto_cache_decision():
     assert not reader._auto_cache(huge, True, None, None)
     assert not reader._auto_cache(png, True, None, None)  # PNG decodes larger
     assert not reader._auto_cache(None, True, None, None)  # no manifest
+    assert reader._auto_cache(100 * 2**20, True, None, None)  # folder: bytes known
+    assert not reader._auto_cache(64 * 2**30, True, 5, None)

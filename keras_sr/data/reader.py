@@ -587,15 +587,19 @@ def _physical_ram() -> int | None:
 
 
 def _auto_cache(
-    manifest: dict | None,
+    manifest_or_bytes: dict | int | None,
     training: bool,
     repeat: int | None,
     input_context: tf.distribute.InputContext | None,
 ) -> bool:
-    """The ``cache="auto"`` decision: decode once when it fits and pays."""
-    if not training or repeat == 1 or manifest is None:
+    """The ``cache="auto"`` decision: decode once when it fits and pays.
+    Takes a manifest, or the decoded size in bytes when it is known."""
+    if not training or repeat == 1 or manifest_or_bytes is None:
         return False
-    size = _decoded_bytes(manifest)
+    if isinstance(manifest_or_bytes, dict):
+        size = _decoded_bytes(manifest_or_bytes)
+    else:
+        size = int(manifest_or_bytes)
     if size is None:
         return False
     if input_context is not None:
@@ -988,7 +992,7 @@ def make_folder_dataset(
     repeat: int | None = None,
     compression: str | None = "auto",
     lr_source: str = "on_the_fly",
-    cache: bool | str = False,
+    cache: bool | str = "auto",
     *,
     boundary_dir: str | os.PathLike | None = None,
     blur_sigma: float | None = None,
@@ -1003,7 +1007,9 @@ def make_folder_dataset(
     it. In training, images smaller than the HR patch are left out with a
     warning. ``cache=True`` decodes (and converts to Y) each image once and
     keeps it in memory: the efficient choice for small sets such as T91 and
-    BSD200 (about 100 MB of RGB, a third of that as Y).
+    BSD200 (about 100 MB of RGB, a third of that as Y). The default
+    ``"auto"`` does so when training for more than one epoch and the decoded
+    images (sizes read from the file headers) fit in ``AUTO_CACHE_BYTES``.
 
     Args:
         directory_or_glob: a folder, a glob pattern, or a list of image files.
@@ -1070,6 +1076,10 @@ def make_folder_dataset(
                 f"{len(files)} image(s) cannot be sharded over "
                 f"{input_context.num_input_pipelines} input pipelines"
             )
+    if cache == "auto":
+        per_pixel = (3 if color == "rgb" else 1) + (1 if with_boundary else 0)
+        decoded = sum(h * w for h, w in sizes) * per_pixel
+        cache = _auto_cache(decoded, training, repeat, input_context)
     seed_value, base_seed = _base_seed(seed, input_context)
     spec = _Spec(
         scale=int(scale),
