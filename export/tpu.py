@@ -304,9 +304,12 @@ def check_train_step_compiles(
             dtype=np.float32,
         )
         data = (x, y)
-    shapes = [list(np.shape(d)) for d in data]
+    shapes = tf.nest.map_structure(lambda d: list(np.shape(d)), list(data))
     result = {"compiled": False, "batch_shapes": shapes}
-    if getattr(model, "optimizer", None) is None:
+    if (
+        not getattr(model, "compiled", False)
+        and getattr(model, "optimizer", None) is None
+    ):
         model.compile(
             optimizer=keras.optimizers.Adam(1e-4), loss="mae", jit_compile=True
         )
@@ -322,7 +325,7 @@ def check_train_step_compiles(
     try:
         history = model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0)
         logs = {k: v[-1] for k, v in history.history.items()}
-        tensors = tuple(tf.constant(d) for d in data)
+        tensors = tf.nest.map_structure(tf.constant, tuple(data))
         step = tf.function(model.train_step, jit_compile=True)
         hlo = step.experimental_get_compiler_ir(tensors)(stage="hlo")
     except Exception as err:  # XLA errors come in several types

@@ -228,3 +228,15 @@ def test_xla_inference_and_training_step():
     hist = trainer.fit(lr, y, batch_size=2, epochs=1, verbose=0).history
     assert np.isfinite(hist["loss"][0])
     assert not np.allclose(model.get_layer("conv1").get_weights()[0], before)
+
+
+def test_lhsp_trainer_train_step_compiles_with_xla_for_tpu():
+    from export import check_train_step_compiles
+
+    keras.utils.set_random_seed(7)
+    trainer = LHSPTrainer(LHSP(scale=2, **TINY), boundary_weight=0.1)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    lr, y = batch()
+    result = check_train_step_compiles(trainer, data=(lr, y))
+    assert result["compiled"], result.get("error")
+    assert np.isfinite(result["loss"]["loss"])
