@@ -33,6 +33,7 @@ Prints the table and writes ``benchmarks/results/export_matrix.json`` and
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -196,8 +197,15 @@ def markdown(rows: list[dict], keras: dict, skipped: dict, env: dict, args) -> s
         "float16), or for dynamic/int8 the Set5 PSNR change against Keras "
         "(allowed drop 0.3 dB). TPU: XLA-compiled static "
         f"{args.tpu_batch}x{args.tpu_tile} signature, run under XLA on this CPU "
-        "for parity only.\n\n"
+        "for parity only."
     )
+    if env.get("merged_from_previous_run"):
+        head += (
+            " Rows of "
+            + ", ".join(env["merged_from_previous_run"])
+            + " are kept from the previous run (`--merge`)."
+        )
+    head += "\n\n"
     return head + "\n".join(lines) + "\n"
 
 
@@ -218,6 +226,11 @@ def main(argv=None) -> int:
     p.add_argument("--work", default="/tmp/keras_sr_export_matrix")
     p.add_argument("--keep-artifacts", action="store_true")
     p.add_argument("--name", default="export_matrix", help="results file stem")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the previous JSON's rows of presets not run now",
+    )
     args = p.parse_args(argv)
 
     setup(args.threads)
@@ -305,6 +318,12 @@ def main(argv=None) -> int:
             ),
             flush=True,
         )
+    if args.merge and (RESULTS / f"{args.name}.json").is_file():
+        old = json.loads((RESULTS / f"{args.name}.json").read_text())
+        kept = [p for p in old["presets_run"] if p not in keras_rows]
+        keras_rows = {**{p: old["keras"][p] for p in kept}, **keras_rows}
+        rows = [r for r in old["rows"] if r["preset"] in kept] + rows
+        env = {**env, "merged_from_previous_run": kept}
     md = markdown(rows, keras_rows, skipped, env, args)
     print()
     print(md)
