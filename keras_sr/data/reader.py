@@ -378,6 +378,13 @@ class _Spec:
 
     def __init__(self, **kw):
         self.__dict__.update(kw)
+        # The one place where the user's arguments are normalised.
+        self.scale = int(self.scale)
+        if self.lr_patch_size is not None:
+            self.lr_patch_size = int(self.lr_patch_size)
+        self.batch_size = int(self.batch_size)
+        self.noise_sigma = float(self.noise_sigma)
+        self.quantize_lr = _quantize_default(self.quantize_lr, self.color)
         self.channels = 3 if self.color == "rgb" else 1
         self.hr_patch = (
             None if self.lr_patch_size is None else self.lr_patch_size * (self.scale)
@@ -775,16 +782,16 @@ def make_dataset(
         cache = _auto_cache(manifest, training, repeat, input_context)
     seed_value, base_seed = _base_seed(seed, input_context)
     spec = _Spec(
-        scale=int(scale),
-        lr_patch_size=None if lr_patch_size is None else int(lr_patch_size),
-        batch_size=int(batch_size),
+        scale=scale,
+        lr_patch_size=lr_patch_size,
+        batch_size=batch_size,
         training=training,
         color=color,
         degradation=degradation,
         blur_sigma=blur_sigma,
-        noise_sigma=float(noise_sigma),
+        noise_sigma=noise_sigma,
         jpeg_quality=jpeg_quality,
-        quantize_lr=_quantize_default(quantize_lr, color),
+        quantize_lr=quantize_lr,
         with_boundary=with_boundary,
         lr_source=lr_source,
         seed_value=seed_value,
@@ -1082,16 +1089,16 @@ def make_folder_dataset(
         cache = _auto_cache(decoded, training, repeat, input_context)
     seed_value, base_seed = _base_seed(seed, input_context)
     spec = _Spec(
-        scale=int(scale),
-        lr_patch_size=None if lr_patch_size is None else int(lr_patch_size),
-        batch_size=int(batch_size),
+        scale=scale,
+        lr_patch_size=lr_patch_size,
+        batch_size=batch_size,
         training=training,
         color=color,
         degradation=degradation,
         blur_sigma=blur_sigma,
-        noise_sigma=float(noise_sigma),
+        noise_sigma=noise_sigma,
         jpeg_quality=jpeg_quality,
-        quantize_lr=_quantize_default(quantize_lr, color),
+        quantize_lr=quantize_lr,
         with_boundary=with_boundary,
         lr_source="on_the_fly",
         seed_value=seed_value,
