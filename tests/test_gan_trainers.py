@@ -241,6 +241,7 @@ def test_ema_generator_tracks_the_generator():
 
 
 def test_mixed_precision_with_two_loss_scale_optimizers():
+    keras.utils.set_random_seed(0)  # the generator's initial weights too
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         # float16 generator, float32 discriminator (float16 BatchNorm overflows
@@ -261,8 +262,9 @@ def test_mixed_precision_with_two_loss_scale_optimizers():
         )
         before = snapshot({"g": trainer.generator, "d": trainer.discriminator})
         # Dynamic loss scaling starts at 2**15 and skips overflowing steps while
-        # it halves the scale, each optimizer on its own.
-        hist = trainer.fit(dataset(), steps_per_epoch=8, epochs=1, verbose=0).history
+        # it halves the scale, each optimizer on its own: 16 steps leave room
+        # for up to 15 halvings before the first applied update.
+        hist = trainer.fit(dataset(), steps_per_epoch=16, epochs=1, verbose=0).history
         assert np.isfinite(hist["g_total"][-1]) and np.isfinite(hist["d_loss"][-1])
         assert trainer.generator(np.zeros((1, 4, 4, 3))).dtype == "float16"
         assert changed(before["g"], trainer.generator) > 0
