@@ -167,6 +167,23 @@ def evaluate(name: str, weights, sets=("Set5",)) -> dict:
     return out
 
 
+def evaluate_int8(simulator) -> float:
+    """Set5 PSNR (y-first) of the int8 simulation of export/qat.py."""
+    from keras_sr.evaluation import evaluate_dataset
+    from keras_sr.inference import Upscaler
+
+    class Simulated(Upscaler):
+        scale = simulator.model.scale
+        channels = simulator.model.channels
+        name = "int8-simulated"
+
+        def __call__(self, lr):
+            return np.asarray(simulator(lr), dtype=np.float32)
+
+    r = evaluate_dataset(Simulated(), EVAL_SETS["Set5"], Simulated.scale, "y-first")
+    return round(r["psnr"], 4)
+
+
 def train(args, name: str) -> None:
     import keras
     import tensorflow as tf
@@ -225,13 +242,32 @@ def train(args, name: str) -> None:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         say(f"resumed from {manager.latest_checkpoint} at step {int(step_var)}")
 
+    forward = model
+    if args.qat:
+        from export.qat import Int8Simulator
+        from export.tflite import representative_dataset
+
+        forward = Int8Simulator(model)
+        calibration, _ = representative_dataset(model.channels, scale)
+        forward.calibrate(calibration)
+        cfg["qat"] = True
+        say(
+            f"int8-aware fine-tuning (export/qat.py), {len(calibration)} crops"
+        )
+
     @tf.function(reduce_retracing=True)
     def train_step(x, y, lr):
         opt_body.learning_rate.assign(lr)
         opt_last.learning_rate.assign(lr * 0.1)
         with tf.GradientTape() as tape:
-            pred = model(x, training=True)
-            loss = tf.reduce_mean(tf.square(pred - y))
+            if forward is model:
+                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            else:  # int8-aware: the simulated int8 output (+ the float one)
+                loss = tf.reduce_mean(tf.square(forward(x) - y))
+                if args.qat_float_weight:
+                    loss += args.qat_float_weight * tf.reduce_mean(
+                        tf.square(model(x, training=True) - y)
+                    )
         grads = tape.gradient(loss, body_vars + last_vars)
         opt_body.apply(grads[: len(body_vars)], body_vars)
         opt_last.apply(grads[len(body_vars) :], last_vars)
@@ -273,8 +309,13 @@ def train(args, name: str) -> None:
             losses = []
         if step % args.ckpt_every == 0:
             manager.save(checkpoint_number=step)
+        if args.qat and step % args.qat_recalibrate == 0:
+            forward.calibrate(calibration)
         if args.eval_every and step % args.eval_every == 0:
-            say(f"step {step} monitor {evaluate(name, model.get_weights())}")
+            monitor = evaluate(name, model.get_weights())
+            if args.qat:
+                monitor["Set5 int8 (simulated)"] = evaluate_int8(forward)
+            say(f"step {step} monitor {monitor}")
     manager.save(checkpoint_number=int(step_var))
     say(f"stopped at step {int(step_var)} / {steps}")
     if args.export:
@@ -306,7 +347,8 @@ def export(name, model, step, cfg, say) -> None:
         "batch_size": cfg["batch"],
         "patch": cfg["patch"],
         "optimizer": f"Adam lr {cfg['lr']} (last layer x0.1), x0.1 at steps "
-        f"{cfg['decay_steps']}",
+        f"{cfg['decay_steps']}"
+        + (", int8-aware (export/qat.py) in this last run" if cfg.get("qat") else ""),
         "protocol": "y-first",
         **{f"{k}_x{inference.scale}": v for k, v in results.items()},
     }
@@ -342,6 +384,25 @@ def main(argv=None) -> int:
         type=int,
         default=0,
         help="print Set5 PSNR every N steps (monitoring only)",
+    )
+    p.add_argument(
+        "--qat",
+        action="store_true",
+        help="train through the int8 simulation of export/qat.py (int8-aware "
+        "fine-tuning of a finished run, for the int8 TFLite export)",
+    )
+    p.add_argument(
+        "--qat-recalibrate",
+        type=int,
+        default=500,
+        help="with --qat: redo the activation ranges every N steps",
+    )
+    p.add_argument(
+        "--qat-float-weight",
+        type=float,
+        default=0.0,
+        help="with --qat: add this weight times the float model's loss (keeps "
+        "the float accuracy while the int8 one improves)",
     )
     p.add_argument("--no-export", dest="export", action="store_false")
     p.add_argument("--threads", type=int, default=2)
