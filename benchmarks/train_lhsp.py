@@ -54,8 +54,11 @@ EVAL_SETS = {
 VARIANTS = ("lhsp", "lhsp_no_boundary", "lsp", "lhsp_no_placement", "srcnn")
 
 
-def build_variant(variant: str, scale: int) -> tuple[keras.Model, keras.Model, dict]:
-    """``(inference model, trainable model, description)`` for a variant."""
+def build_variant(
+    variant: str, scale: int, overrides: dict | None = None
+) -> tuple[keras.Model, keras.Model, dict]:
+    """``(inference model, trainable model, description)`` for a variant;
+    ``overrides`` are extra ``LHSP`` arguments (e.g. ``{"rho": 0.5}``)."""
     from keras_sr.models import SRCNN
     from keras_sr.models.lhsp import LHSP, LHSPTrainer
 
@@ -73,6 +76,7 @@ def build_variant(variant: str, scale: int) -> tuple[keras.Model, keras.Model, d
         config["displacement"] = False
     elif variant != "lhsp":
         raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
+    config.update(overrides or {})
     model = LHSP(**config)
     trainer = LHSPTrainer(model, boundary_weight=boundary_weight)
     return (
@@ -131,10 +135,11 @@ def train(
     degradation: str = "bicubic",
     seed: int = 0,
     log_every: int = 200,
+    overrides: dict | None = None,
 ) -> dict:
     """Train one variant; returns the model and a record of the run."""
     keras.utils.set_random_seed(seed)
-    model, trainable, info = build_variant(variant, scale)
+    model, trainable, info = build_variant(variant, scale, overrides)
     with_boundary = variant != "srcnn"
     ds = make_training_data(scale, patch, batch, degradation, seed, with_boundary)
     if variant == "srcnn":  # SRCNN upsamples the LR (MATLAB bicubic) inside
@@ -180,6 +185,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", required=True, help="folder for weights + JSON")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="LHSP argument override (JSON value), e.g. --set rho=0.5",
+    )
+    parser.add_argument(
         "--ship",
         action="store_true",
         help="also write keras_sr/pretrained/lhsp_x{s}.weights.h5",
@@ -199,6 +211,7 @@ def main() -> None:
         args.lr,
         args.degradation,
         args.seed,
+        overrides=parse_overrides(args.set),
     )
     model, record = run["model"], run["record"]
     record["eval"] = evaluate(model, args.scale, args.variant)
@@ -211,6 +224,21 @@ def main() -> None:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     if args.ship:
         ship(model, record, args.scale)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["rho=0.5", "padding=\"replicate\""]`` -> ``{"rho": 0.5, ...}``
+    (values are JSON; bare words are taken as strings)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def ship(model: keras.Model, record: dict, scale: int) -> Path:

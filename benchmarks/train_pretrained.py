@@ -196,7 +196,10 @@ def train(args, name: str) -> None:
             cfg[key] = getattr(args, key)
     scale = models.get_preset(name).config["scale"]
     is_srcnn = name.startswith("srcnn")
-    run_dir = Path(args.runs_dir) / name
+    # --qat fine-tunes a finished float run in its own folder, starting from
+    # the float run's last checkpoint (weights, optimiser state and step).
+    float_dir = Path(args.runs_dir) / name
+    run_dir = float_dir.with_name(f"{name}_int8") if args.qat else float_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     log = open(run_dir / "log.txt", "a")
 
@@ -238,9 +241,14 @@ def train(args, name: str) -> None:
         model=model, opt_body=opt_body, opt_last=opt_last, step=step_var
     )
     manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=2)
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        say(f"resumed from {manager.latest_checkpoint} at step {int(step_var)}")
+    start_from = manager.latest_checkpoint
+    if start_from is None and args.qat:
+        start_from = tf.train.latest_checkpoint(float_dir / "ckpt")
+        if start_from is None:
+            raise SystemExit(f"--qat: no float checkpoint in {float_dir / 'ckpt'}")
+    if start_from:
+        ckpt.restore(start_from).assert_existing_objects_matched()
+        say(f"resumed from {start_from} at step {int(step_var)}")
 
     forward = model
     if args.qat:
@@ -249,11 +257,13 @@ def train(args, name: str) -> None:
 
         forward = Int8Simulator(model)
         calibration, _ = representative_dataset(model.channels, scale)
-        forward.calibrate(calibration)
+
+        def recalibrate():
+            forward.calibrate(calibration)
+
+        recalibrate()
         cfg["qat"] = True
-        say(
-            f"int8-aware fine-tuning (export/qat.py), {len(calibration)} crops"
-        )
+        say(f"int8-aware fine-tuning (export/qat.py), {len(calibration)} crops")
 
     @tf.function(reduce_retracing=True)
     def train_step(x, y, lr):
@@ -262,12 +272,8 @@ def train(args, name: str) -> None:
         with tf.GradientTape() as tape:
             if forward is model:
                 loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-            else:  # int8-aware: the simulated int8 output (+ the float one)
+            else:  # int8-aware: the loss of the simulated int8 output
                 loss = tf.reduce_mean(tf.square(forward(x) - y))
-                if args.qat_float_weight:
-                    loss += args.qat_float_weight * tf.reduce_mean(
-                        tf.square(model(x, training=True) - y)
-                    )
         grads = tape.gradient(loss, body_vars + last_vars)
         opt_body.apply(grads[: len(body_vars)], body_vars)
         opt_last.apply(grads[len(body_vars) :], last_vars)
@@ -310,7 +316,7 @@ def train(args, name: str) -> None:
         if step % args.ckpt_every == 0:
             manager.save(checkpoint_number=step)
         if args.qat and step % args.qat_recalibrate == 0:
-            forward.calibrate(calibration)
+            recalibrate()
         if args.eval_every and step % args.eval_every == 0:
             monitor = evaluate(name, model.get_weights())
             if args.qat:
@@ -323,38 +329,72 @@ def train(args, name: str) -> None:
 
 
 def export(name, model, step, cfg, say) -> None:
+    """Write the weights and their measured numbers into keras_sr/pretrained
+    (``--qat`` runs: ``<name>.int8.weights.h5`` and the ``int8_aware`` entry,
+    with the Set5 PSNR of the real int8 TFLite conversion)."""
     from keras_sr import models
     from keras_sr.utils.atomic import atomic_path
 
+    qat = bool(cfg.get("qat"))
     results = evaluate(name, model.get_weights(), sets=("Set5", "Set14"))
     out_dir = REPO / "keras_sr" / "pretrained"
-    target = out_dir / f"{name}.weights.h5"
+    target = out_dir / (f"{name}.int8.weights.h5" if qat else f"{name}.weights.h5")
     inference = models.get(name, pretrained=False)
     inference.set_weights(model.get_weights())
     with atomic_path(target, suffix=".weights.h5") as tmp:
         inference.save_weights(tmp)
+    if qat:
+        results["Set5_int8_tflite"] = int8_tflite_psnr(inference)
     table_path = out_dir / "pretrained.json"
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
     previous = table.get(name, {})
-    runs = list(previous.get("runs", []))
-    runs.append("benchmarks/train_pretrained.py " + " ".join(sys.argv[1:]))
-    table[name] = {
-        **previous,
-        "runs": runs,
-        "weights": target.name,
-        "train_data": "T91 + BSD200 (Y channel, MATLAB bicubic)",
-        "steps": step,
-        "batch_size": cfg["batch"],
-        "patch": cfg["patch"],
-        "optimizer": f"Adam lr {cfg['lr']} (last layer x0.1), x0.1 at steps "
-        f"{cfg['decay_steps']}"
-        + (", int8-aware (export/qat.py) in this last run" if cfg.get("qat") else ""),
-        "protocol": "y-first",
-        **{f"{k}_x{inference.scale}": v for k, v in results.items()},
-    }
+    command = "benchmarks/train_pretrained.py " + " ".join(sys.argv[1:])
+    optimizer = (
+        f"Adam lr {cfg['lr']} (last layer x0.1), x0.1 at steps {cfg['decay_steps']}"
+    )
+    scale = inference.scale
+    if qat:
+        entry = {
+            "weights": target.name,
+            "steps": step,
+            "batch_size": cfg["batch"],
+            "patch": cfg["patch"],
+            "optimizer": optimizer,
+            "run": command,
+            **{f"{k}_x{scale}": v for k, v in results.items()},
+        }
+        table[name] = {**previous, "int8_aware": entry}
+    else:
+        table[name] = {
+            **previous,
+            "runs": [*previous.get("runs", []), command],
+            "weights": target.name,
+            "train_data": "T91 + BSD200 (Y channel, MATLAB bicubic)",
+            "steps": step,
+            "batch_size": cfg["batch"],
+            "patch": cfg["patch"],
+            "optimizer": optimizer,
+            "protocol": "y-first",
+            **{f"{k}_x{scale}": v for k, v in results.items()},
+        }
     with atomic_path(table_path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
     say(f"exported {target} ({target.stat().st_size} bytes): {results}")
+
+
+def int8_tflite_psnr(model) -> dict:
+    """Set5 PSNR/SSIM (y-first) of the full-int8 TFLite conversion that
+    ``keras-sr export --quantize int8`` makes of ``model``."""
+    from export.common import model_info
+    from export.runtime import TFLiteUpscaler
+    from export.tflite import convert, representative_dataset
+    from keras_sr.evaluation import evaluate_dataset
+
+    calibration, _ = representative_dataset(model.channels, model.scale)
+    content, _ = convert(model, model_info(model), "int8", calibration)
+    runner = TFLiteUpscaler("int8.tflite", scale=model.scale, model_content=content)
+    r = evaluate_dataset(runner, EVAL_SETS["Set5"], model.scale, "y-first")
+    return {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 4)}
 
 
 def main(argv=None) -> int:
@@ -396,13 +436,6 @@ def main(argv=None) -> int:
         type=int,
         default=500,
         help="with --qat: redo the activation ranges every N steps",
-    )
-    p.add_argument(
-        "--qat-float-weight",
-        type=float,
-        default=0.0,
-        help="with --qat: add this weight times the float model's loss (keeps "
-        "the float accuracy while the int8 one improves)",
     )
     p.add_argument("--no-export", dest="export", action="store_false")
     p.add_argument("--threads", type=int, default=2)

@@ -105,14 +105,24 @@ def model_info(model, name: str | None = None) -> ModelInfo:
     return ModelInfo(name=str(label), scale=int(scale), channels=channels)
 
 
-def load_model(spec: str, pretrained: bool = True):
+def has_int8_weights(spec: str) -> bool:
+    """True if ``spec`` is a preset that ships int8-aware weights."""
+    try:
+        from keras_sr.models import presets
+    except ImportError:
+        return False
+    return spec in presets.list_presets() and presets.has_weights(spec, "int8")
+
+
+def load_model(spec: str, pretrained: bool | str = True):
     """Load the model named by a CLI ``--model`` argument.
 
     Args:
         spec: str. A ``.keras`` file or a preset name of
             ``keras_sr.models.list()``.
-        pretrained: bool. For presets, load the shipped weights (an error if
-            there are none); ``False`` gives freshly initialised weights.
+        pretrained: bool or ``"int8"``. For presets, load the shipped weights
+            (an error if there are none); ``"int8"`` the int8-aware ones;
+            ``False`` gives freshly initialised weights.
 
     Returns:
         A Keras model (not compiled).
@@ -145,7 +155,7 @@ def load_model(spec: str, pretrained: bool = True):
     if not pretrained:
         return models.get(spec, pretrained=False)
     try:
-        return models.get(spec, pretrained=True)
+        return models.get(spec, pretrained=pretrained)
     except (ValueError, FileNotFoundError, KeyError) as err:
         raise ValueError(
             f"{spec}: no pretrained weights ({err}); pass --no-pretrained to "

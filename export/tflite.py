@@ -271,12 +271,77 @@ def convert(
 
             converter.representative_dataset = gen
         try:
+            ranges = _chain_ranges(model, calibration) if quantize == "int8" else None
+            if ranges:
+                content = _quantize_with_ranges(converter, ranges)
+                if content is not None:
+                    rewrites.append(
+                        "int8 activation ranges searched on the calibration crops "
+                        "(export/qat.py)"
+                    )
+                    return content, rewrites
+                converter._experimental_calibrate_only = False  # noqa: SLF001
             return converter.convert(), rewrites
         except Exception as err:  # the converter raises assorted types
             raise ExportError(
                 f"TFLite conversion ({quantize}) with builtin ops only failed: "
                 f"{_converter_error_summary(str(err))}"
             ) from err
+
+
+def _chain_ranges(model, calibration: list[np.ndarray]) -> list[tuple] | None:
+    """For conv chains (FSRCNN, ESPCN, ...): the activation ranges chosen by
+    :meth:`export.qat.Int8Simulator.search_ranges` for the tensors inside the
+    network, in graph order; ``None`` for other models."""
+    from export.qat import Int8Simulator
+
+    try:
+        simulator = Int8Simulator(model)
+    except ValueError:
+        return None
+    simulator.calibrate(calibration)
+    chosen = simulator.search_ranges(calibration)
+    return [(key, chosen[key]) for key in simulator.inner_keys()]
+
+
+# Ops whose outputs are the simulator's quantisation points, in graph order.
+_POINT_OPS = ("CONV_2D", "TRANSPOSE_CONV", "PRELU")
+
+
+def _quantize_with_ranges(converter, ranges: list[tuple]) -> bytes | None:
+    """Calibrate, overwrite the min/max statistics of the inner tensors with
+    ``ranges`` and quantise (the TFLite converter's own two steps, as its
+    ``QuantizationDebugger`` runs them). ``None`` if the graph's point ops do
+    not line up with ``ranges`` (the caller then converts as usual)."""
+    from tensorflow.lite.python import convert as tfl_convert
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    converter.experimental_mlir_quantizer = True
+    converter._experimental_calibrate_only = True  # noqa: SLF001
+    calibrated = converter.convert()
+    fb = flatbuffer_utils.convert_bytearray_to_object(calibrated)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if k.isupper()}
+    graph = fb.subgraphs[0]
+    outputs = []
+    for op in graph.operators:
+        code = fb.operatorCodes[op.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if names.get(builtin) in _POINT_OPS:
+            outputs.append(op.outputs[0])
+    # The simulator's points: every conv / PReLU output; inner = all but last.
+    if len(outputs) != len(ranges) + 1:
+        return None
+    for index, (_key, (lo, hi)) in zip(outputs[:-1], ranges, strict=True):
+        q = graph.tensors[index].quantization
+        if q is None or q.min is None or q.max is None:
+            return None
+        q.min = np.array([lo], np.float32)
+        q.max = np.array([hi], np.float32)
+    edited = flatbuffer_utils.convert_object_to_bytearray(fb)
+    return tfl_convert.mlir_quantize(
+        bytes(edited), disable_per_channel=False, fully_quantize=False
+    )
 
 
 def _converter_error_summary(text: str) -> str:
@@ -305,6 +370,7 @@ def export_tflite(
     max_abs_diff: float | None = None,
     max_psnr_drop: float = MAX_PSNR_DROP_DB,
     name: str | None = None,
+    float_reference=None,
 ) -> dict:
     """Export ``model`` to a ``.tflite`` file and prove it matches Keras.
 
@@ -325,6 +391,11 @@ def export_tflite(
         max_psnr_drop: float. Allowed Set5 PSNR loss (dB) for ``dynamic`` and
             ``int8``. Defaults to 0.3.
         name: str. Model name for the report.
+        float_reference: keras.Model. For ``dynamic`` / ``int8`` exports of
+            int8-aware weights (``keras_sr.models.get(name, pretrained="int8")``):
+            the float model they were fine-tuned from. The Set5 PSNR drop is
+            then also measured against it (``report["psnr"]["vs_float_weights"]``)
+            and must also be within ``max_psnr_drop``.
 
     Returns:
         The parity report, also written to ``<path>.parity.json``.
@@ -406,5 +477,21 @@ def export_tflite(
                 report["failures"].append(
                     f"Set5 PSNR drop {check['drop_db']:.3f} dB > {max_psnr_drop} dB"
                 )
+            if float_reference is not None:
+                vs_float = psnr_drop(
+                    KerasUpscaler(float_reference, name=f"{info.name} (float)"),
+                    runner,
+                    info.scale,
+                    info.channels,
+                    eval_data,
+                    max_psnr_drop,
+                )
+                check["vs_float_weights"] = vs_float
+                report["weights"] = "int8-aware (export/qat.py fine-tuning)"
+                if not vs_float["passed"]:
+                    report["failures"].append(
+                        f"Set5 PSNR drop against the float weights "
+                        f"{vs_float['drop_db']:.3f} dB > {max_psnr_drop} dB"
+                    )
             report["passed"] = not report["failures"]
     return report

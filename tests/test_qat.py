@@ -13,7 +13,7 @@ from export.runtime import TFLiteUpscaler
 from export.tflite import convert, representative_dataset
 from keras_sr.models import ESPCN, FSRCNN, SRCNN
 from tests.helpers import T91
-from tests.test_export import set5_lr
+from tests.test_export import set5_lr, tiny
 
 pytest.importorskip("ai_edge_litert.interpreter")
 
@@ -57,9 +57,11 @@ def test_simulation_predicts_the_int8_tflite_error(arch):
     sim = Int8Simulator(model)
     ranges = sim.calibrate(calibration)
     assert set(ranges) >= {"input"} and all(lo <= hi for lo, hi in ranges.values())
-
-    x = set5_lr(1, 40, 40)
+    x = set5_lr(1, 40, 40)  # a test image, not a calibration crop
     ref = np.asarray(model(x))
+    minmax = np.asarray(sim(x))
+    sim.search_ranges(calibration)  # what convert() does for chains
+
     int8 = runner(x)
     simulated = np.asarray(sim(x))
     assert simulated.shape == ref.shape
@@ -70,6 +72,8 @@ def test_simulation_predicts_the_int8_tflite_error(arch):
     assert 0.7 < err_sim / err_int8 < 1.4
     # ... and tracks it pixel by pixel (the same rounding decisions).
     assert np.sqrt(np.mean((simulated - int8) ** 2)) < 0.2 * err_int8
+    # The searched ranges do not lose to plain min/max on unseen images.
+    assert err_sim <= 1.05 * np.sqrt(np.mean((minmax - ref) ** 2))
 
 
 def test_gradients_flow_straight_through():
@@ -88,8 +92,98 @@ def test_gradients_flow_straight_through():
 def test_unsupported_models_and_uncalibrated_use_are_refused():
     with pytest.raises(ValueError, match="'bicubic'.*not supported"):
         Int8Simulator(SRCNN(scale=3))
+    with pytest.raises(ValueError, match="not a functional model"):
+        Int8Simulator(tiny())
     sim = Int8Simulator(ESPCN(scale=2, filters=(4, 4)))
     with pytest.raises(RuntimeError, match="calibrate"):
         sim(set5_lr(1, 8, 8))
     with pytest.raises(ValueError, match="no calibration samples"):
         sim.calibrate([])
+
+
+def test_range_search_never_increases_the_simulated_error():
+    tf.keras.utils.set_random_seed(2)
+    model = ESPCN(scale=3, filters=(16, 8))
+    rng = np.random.default_rng(2)
+    for var in model.trainable_weights:
+        if len(var.shape) == 4:
+            var.assign(
+                rng.normal(size=var.shape) * np.sqrt(2.0 / np.prod(var.shape[:3]))
+            )
+    calibration, _ = representative_dataset(1, 3, T91, num_samples=8, crop=32)
+    sim = Int8Simulator(model)
+    before = sim.calibrate(calibration)
+
+    def error():
+        return sum(
+            float(np.sum((np.asarray(sim(x)) - np.asarray(model(x))) ** 2))
+            for x in calibration
+        )
+
+    e0 = error()
+    after = sim.search_ranges(calibration, factors=(1.0, 0.7, 0.4), passes=1)
+    assert error() <= e0 + 1e-9
+    for key, (lo, hi) in after.items():  # only ever narrowed
+        assert before[key][0] - 1e-6 <= lo and hi <= before[key][1] + 1e-6
+    # The input and output images keep their calibrated ranges.
+    assert after["input"] == before["input"] and after["conv3"] == before["conv3"]
+
+
+def test_int8_export_takes_the_searched_tanh_input_range(tmp_path):
+    """A tanh input spanning +-10 (as trained ESPCNs' conv2 does): the int8
+    artifact's conv output grid follows the searched range, not min/max."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export import export_tflite
+    from export.qat import TANH_SATURATION
+
+    model = ESPCN(scale=3, filters=(16, 8))
+    rng = np.random.default_rng(3)
+    for var in model.trainable_weights:
+        if len(var.shape) == 4:
+            var.assign(
+                rng.normal(size=var.shape) * np.sqrt(1.0 / np.prod(var.shape[:3]))
+            )
+    conv2 = model.get_layer("conv2")
+    conv2.kernel.assign(conv2.kernel * 8.0)  # saturating tanh inputs
+    model.get_layer("conv3").bias.assign(np.full(9, 0.5))
+    calibration, _ = representative_dataset(1, 3, T91)
+    sim = Int8Simulator(model)
+    minmax = sim.calibrate(calibration)["conv2"]
+    searched = sim.search_ranges(calibration)["conv2"]
+    assert searched[1] - searched[0] < 0.9 * (minmax[1] - minmax[0])
+    assert min(-searched[0], searched[1]) >= TANH_SATURATION - 1e-5
+
+    path = tmp_path / "e.tflite"
+    report = export_tflite(
+        model, path, quantize="int8", calibration_data=T91, max_psnr_drop=99.0
+    )
+    assert any(r.startswith("int8 activation ranges") for r in report["graph_rewrites"])
+    interpreter = Interpreter(model_path=str(path))
+    steps = []
+    for d in interpreter.get_tensor_details():
+        q = d["quantization_parameters"]
+        if d["dtype"] == np.int8 and len(q["scales"]) == 1 and d["shape"][-1] == 8:
+            steps.append(float(q["scales"][0]))
+    # conv2's output (8 channels) and its tanh (fixed 1/128)
+    assert sorted(steps)[-1] == pytest.approx(
+        (searched[1] - searched[0]) / 255, rel=0.02
+    )
+
+
+def test_int8_aware_preset_weights():
+    from keras_sr import models
+
+    float_model = models.get("espcn_x3", pretrained=True)
+    int8_model = models.get("espcn_x3", pretrained="int8")
+    differ = [
+        not np.array_equal(a, b)
+        for a, b in zip(
+            float_model.get_weights(), int8_model.get_weights(), strict=True
+        )
+    ]
+    assert any(differ)
+    with pytest.raises(ValueError, match="no int8-aware weights.*espcn_x3"):
+        models.get("srcnn_x3", pretrained="int8")
+    with pytest.raises(ValueError, match="pretrained must be"):
+        models.get("espcn_x3", pretrained="yes")

@@ -117,6 +117,12 @@ def _summary(report: dict, output: str) -> list[str]:
             f"{p['artifact_psnr']:.3f} dB, drop {p['drop_db']:.3f} dB "
             f"(allowed {p['threshold_drop_db']:g})"
         )
+        if "vs_float_weights" in p:
+            f = p["vs_float_weights"]
+            lines.append(
+                "  int8-aware weights; against the float weights "
+                f"({f['keras_psnr']:.3f} dB) the drop is {f['drop_db']:.3f} dB"
+            )
     if "gpu_delegate" in report:
         g = report["gpu_delegate"]
         outside = g["ops_outside_documented_gpu_list"]
@@ -143,11 +149,22 @@ def _summary(report: dict, output: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     _check_flags(args)
     import export
-    from export.common import report_path
+    from export.common import has_int8_weights, report_path
 
-    model = export.load_model(args.model, pretrained=not args.no_pretrained)
+    # An int8 TFLite export of a preset starts from its int8-aware weights
+    # when it ships them, and is then also checked against the float weights.
+    int8_weights = (
+        args.fmt == "tflite"
+        and args.quantize == "int8"
+        and not args.no_pretrained
+        and has_int8_weights(args.model)
+    )
+    pretrained = "int8" if int8_weights else not args.no_pretrained
+    model = export.load_model(args.model, pretrained=pretrained)
     name = args.model.rsplit("/", 1)[-1]
     kwargs: dict = {"name": name, "max_abs_diff": args.max_abs_diff}
+    if int8_weights:
+        kwargs["float_reference"] = export.load_model(args.model)
     if args.fmt == "tflite":
         kwargs.update(
             quantize=args.quantize,

@@ -45,13 +45,16 @@ from keras_sr.models.spsr import SPSRNet  # noqa: E402,F401  (issue 6: GAN prese
 # --- end of model families -------------------------------------------------
 
 
-def get(name: str, pretrained: bool = True, **overrides):
+def get(name: str, pretrained: bool | str = True, **overrides):
     """Build the preset ``name``.
 
     Args:
         name: a preset name from :func:`list`.
         pretrained: load the shipped weights. A preset without shipped weights
-            raises ValueError (use ``pretrained=False``).
+            raises ValueError (use ``pretrained=False``). ``"int8"`` loads the
+            int8-aware weights (fine-tuned through a simulation of full-int8
+            TFLite, ``export/qat.py``) of the presets that ship them: use
+            these for an int8 deployment, the float ones otherwise.
         **overrides: constructor arguments replacing the preset's.
 
     Returns:

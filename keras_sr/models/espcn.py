@@ -86,5 +86,6 @@ for _s in (2, 3, 4):
         ESPCN,
         {"scale": _s},
         weights="espcn_x3.weights.h5" if _s == 3 else None,
+        int8_weights="espcn_x3.int8.weights.h5" if _s == 3 else None,
         description=f"ESPCN (tanh), Y channel, x{_s}",
     )

@@ -2,7 +2,9 @@
 
 A preset is a builder (a model class or factory), its constructor kwargs and
 optionally shipped weights (a ``.weights.h5`` file name inside
-``keras_sr/pretrained``).
+``keras_sr/pretrained``) and int8-aware weights: the same model fine-tuned
+through a simulation of full-int8 TFLite (``export/qat.py``), which the int8
+export uses because they lose less to int8 rounding.
 """
 
 from __future__ import annotations
@@ -21,13 +23,22 @@ class Preset:
     config: dict
     weights: str | None = None
     description: str = ""
+    int8_weights: str | None = None
 
     @property
     def weights_path(self) -> Path | None:
-        if self.weights is None:
-            return None
-        path = Path(self.weights)
-        return path if path.is_absolute() else PRETRAINED_DIR / path
+        return _resolve(self.weights)
+
+    @property
+    def int8_weights_path(self) -> Path | None:
+        return _resolve(self.int8_weights)
+
+
+def _resolve(weights: str | None) -> Path | None:
+    if weights is None:
+        return None
+    path = Path(weights)
+    return path if path.is_absolute() else PRETRAINED_DIR / path
 
 
 _PRESETS: dict[str, Preset] = {}
@@ -39,6 +50,7 @@ def register_preset(
     config: dict,
     weights: str | None = None,
     description: str = "",
+    int8_weights: str | None = None,
 ) -> Preset:
     """Register a preset ``name``; ``builder(**config)`` must return a model
     with ``scale`` and ``channels`` attributes.
@@ -46,7 +58,7 @@ def register_preset(
     Registering an existing name with the same builder and config is a no-op
     (modules may be re-imported); a different definition raises ValueError.
     """
-    preset = Preset(name, builder, dict(config), weights, description)
+    preset = Preset(name, builder, dict(config), weights, description, int8_weights)
     old = _PRESETS.get(name)
     if old is not None and (old.builder, old.config) != (builder, preset.config):
         raise ValueError(f"preset {name!r} is already registered differently")
@@ -67,17 +79,30 @@ def list_presets() -> list[str]:
     return sorted(_PRESETS)
 
 
-def has_weights(name: str) -> bool:
-    """True if the preset ships weights and the file is present."""
-    path = get_preset(name).weights_path
+def has_weights(name: str, kind: str = "float") -> bool:
+    """True if the preset ships weights (``kind="int8"``: int8-aware weights)
+    and the file is present."""
+    preset = get_preset(name)
+    path = preset.int8_weights_path if kind == "int8" else preset.weights_path
     return path is not None and path.is_file()
 
 
-def build(name: str, pretrained: bool = True, **overrides):
+def build(name: str, pretrained: bool | str = True, **overrides):
     """Build preset ``name``; see :func:`keras_sr.models.get`."""
     preset = get_preset(name)
     config = {**preset.config, **overrides}
-    if pretrained:
+    if pretrained not in (True, False, "int8"):
+        raise ValueError(
+            f"pretrained must be True, False or 'int8', got {pretrained!r}"
+        )
+    if pretrained == "int8":
+        path = preset.int8_weights_path
+        if path is None or not path.is_file():
+            raise ValueError(
+                f"preset {name!r} has no int8-aware weights; presets with them: "
+                f"{', '.join(n for n in list_presets() if has_weights(n, 'int8'))}"
+            )
+    elif pretrained:
         path = preset.weights_path
         if path is None:
             raise ValueError(
