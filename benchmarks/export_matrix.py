@@ -100,12 +100,19 @@ def artifact_path(work: Path, preset: str, fmt: str, quant: str, ups: str) -> Pa
 def run_variant(model, name, fmt, quant, ups, args, work: Path) -> dict:
     """Export one variant (parity checked by the exporter); no timing."""
     import export
+    from keras_sr import models
 
     row = {"preset": name, "format": fmt, "quantize": quant, "upsampler": ups}
     path = artifact_path(work, name, fmt, quant, ups)
     kwargs: dict = {"name": name}
     if fmt == "tflite":
         kwargs.update(quantize=quant, upsampler=ups)
+        if quant == "int8" and models.has_weights(name, "int8"):
+            # As `keras-sr export --quantize int8`: the int8-aware weights,
+            # checked against them and against the float weights.
+            kwargs["float_reference"] = model
+            model = models.get(name, pretrained="int8")
+            row["weights"] = "int8-aware"
     if fmt == "tpu":
         kwargs.update(batch=args.tpu_batch, tile=args.tpu_tile)
     start = time.perf_counter()
@@ -147,6 +154,8 @@ def parity_text(row: dict) -> str:
     if "psnr" in rep:
         p = rep["psnr"]
         text = f"ΔPSNR {-p['drop_db']:+.3f} dB"
+        if "vs_float_weights" in p:
+            text += f" ({-p['vs_float_weights']['drop_db']:+.3f} vs float weights)"
     else:
         text = f"{rep.get('max_abs_diff', float('nan')):.1e}"
     return text + (" ✓" if rep.get("passed") else " ✗")

@@ -18,6 +18,15 @@ from tests.test_export import set5_lr, tiny
 pytest.importorskip("ai_edge_litert.interpreter")
 
 
+def randomize(model, seed: int, gain: float = 2.0) -> None:
+    """Random normal kernels with variance gain / fan_in."""
+    rng = np.random.default_rng(seed)
+    for var in model.trainable_weights:
+        shape = tuple(var.shape)
+        if len(shape) == 4:
+            var.assign(rng.normal(size=shape) * np.sqrt(gain / np.prod(shape[:3])))
+
+
 def test_weights_round_per_output_channel_to_127_levels():
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(3, 3, 4, 5)).astype("float32")
@@ -44,11 +53,7 @@ def test_simulation_predicts_the_int8_tflite_error(arch):
         model = FSRCNN(scale=3, d=16, s=6, m=1)
     # He-scaled random weights everywhere (the presets initialise the last
     # layer near zero, whose output int8 would round to nothing).
-    rng = np.random.default_rng(1)
-    for var in model.trainable_weights:
-        shape = tuple(var.shape)
-        if len(shape) == 4:
-            var.assign(rng.normal(size=shape) * np.sqrt(2.0 / np.prod(shape[:3])))
+    randomize(model, seed=1)
     last = model.layers[-2] if arch == "espcn" else model.layers[-1]
     last.bias.assign(np.full(last.bias.shape, 0.5))
     calibration, _ = representative_dataset(1, 3, T91, num_samples=12, crop=32)
@@ -104,12 +109,7 @@ def test_unsupported_models_and_uncalibrated_use_are_refused():
 def test_range_search_never_increases_the_simulated_error():
     tf.keras.utils.set_random_seed(2)
     model = ESPCN(scale=3, filters=(16, 8))
-    rng = np.random.default_rng(2)
-    for var in model.trainable_weights:
-        if len(var.shape) == 4:
-            var.assign(
-                rng.normal(size=var.shape) * np.sqrt(2.0 / np.prod(var.shape[:3]))
-            )
+    randomize(model, seed=2)
     calibration, _ = representative_dataset(1, 3, T91, num_samples=8, crop=32)
     sim = Int8Simulator(model)
     before = sim.calibrate(calibration)
@@ -138,12 +138,7 @@ def test_int8_export_takes_the_searched_tanh_input_range(tmp_path):
     from export.qat import TANH_SATURATION
 
     model = ESPCN(scale=3, filters=(16, 8))
-    rng = np.random.default_rng(3)
-    for var in model.trainable_weights:
-        if len(var.shape) == 4:
-            var.assign(
-                rng.normal(size=var.shape) * np.sqrt(1.0 / np.prod(var.shape[:3]))
-            )
+    randomize(model, seed=3, gain=1.0)
     conv2 = model.get_layer("conv2")
     conv2.kernel.assign(conv2.kernel * 8.0)  # saturating tanh inputs
     model.get_layer("conv3").bias.assign(np.full(9, 0.5))
