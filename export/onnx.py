@@ -30,9 +30,40 @@ __all__ = ["DEFAULT_OPSET", "convert", "export_onnx"]
 DEFAULT_OPSET = 17
 
 
-def convert(model, info: ModelInfo, opset: int = DEFAULT_OPSET):
+def convert(model, info: ModelInfo, opset: int = DEFAULT_OPSET, attempts: int = 3):
     """Keras model -> ``(onnx.ModelProto, graph rewrites made)`` with symbolic
-    batch/height/width."""
+    batch/height/width.
+
+    The conversion intermittently (about 1 run in 5-10 of
+    ``tests/test_export_zoo.py``, and once on CI) produced a graph whose
+    output has a spurious leading axis, ``[1, B, H, W, C]``; the cause was not
+    found in this stack. Each result is therefore run once in onnxruntime on
+    a small input and converted afresh (up to ``attempts`` times) if its
+    output is not ``[B, h*s, w*s, C]``; the parity check of
+    :func:`export_onnx` stays the final gate.
+    """
+    for _ in range(attempts):
+        proto, rewrites = _convert_once(model, info, opset)
+        if _output_shape_ok(proto, info):
+            break
+    return proto, rewrites
+
+
+def _output_shape_ok(proto, info: ModelInfo) -> bool:
+    import onnxruntime as ort
+
+    x = np.zeros((2, 6, 5, info.channels), np.float32)
+    try:
+        session = ort.InferenceSession(
+            proto.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    except Exception:  # noqa: BLE001 - judged by the parity check instead
+        return True
+    return tuple(out.shape) == (2, 6 * info.scale, 5 * info.scale, info.channels)
+
+
+def _convert_once(model, info: ModelInfo, opset: int):
     import tf2onnx
 
     spec = tf.TensorSpec([None, None, None, info.channels], tf.float32, name="lr")
@@ -42,14 +73,26 @@ def convert(model, info: ModelInfo, opset: int = DEFAULT_OPSET):
         return {"sr": tf.cast(model(lr, training=False), tf.float32)}
 
     try:
-        # Convert inside the rewrite context: tf2onnx asks the tf.function
-        # for its concrete function again, and should that retrace (a cache
-        # miss was seen on a CI machine) it must still trace the portable ops.
+        # Trace once, inside the rewrite context, freeze, and hand tf2onnx the
+        # frozen graph: its from_function traces again by itself, and such a
+        # retrace intermittently gave a rank-5 output ([1, B, H, W, C]; seen
+        # on CI and in about 1 of 5 runs of tests/test_export_zoo.py).
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
         with portable_graph() as rewrites:
-            forward.get_concrete_function()
-            proto, _ = tf2onnx.convert.from_function(
-                forward, input_signature=[spec], opset=opset
-            )
+            concrete = forward.get_concrete_function()
+        frozen = convert_variables_to_constants_v2(concrete)
+        inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+        outputs = [t.name for t in frozen.outputs]
+        proto, _ = tf2onnx.convert.from_graph_def(
+            frozen.graph.as_graph_def(),
+            input_names=inputs,
+            output_names=outputs,
+            opset=opset,
+            tensors_to_rename={inputs[0]: "lr", outputs[0]: "sr"},
+        )
     except Exception as err:  # tf2onnx raises assorted types
         raise ExportError(f"tf2onnx conversion failed: {err}") from err
     for value, dims in (
