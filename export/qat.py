@@ -169,44 +169,29 @@ class Int8Simulator:
         x: tf.Tensor,
         observe=None,
         quantize: bool = True,
-        weights: bool = True,
-        tanh_grid: bool = True,
-        params: dict | None = None,
-        ranges: dict | None = None,
     ):
         """The chain, with fake quantisation where TFLite rounds.
 
         Args:
             observe: ``observe(key, tensor)`` on every quantised tensor (for
                 calibration, with ``quantize=False``).
-            quantize: round the activations (and the tanh outputs).
-            weights: also round the weights (per output channel).
-            tanh_grid: round the tanh outputs to TFLite's fixed grid (the
-                simulation; the conversion graph leaves that to TANH).
-            params: layer name -> numpy arrays (the conversion graph needs
-                constants, not variables); default the layers' variables.
-            ranges: key -> ``(lo, hi)`` constants; default :attr:`ranges`.
-                Tensors without a key are not rounded.
+            quantize: round the weights, the activations and the tanh outputs.
         """
-        ranges = self.ranges if ranges is None else ranges
 
         def point(key: str, t: tf.Tensor) -> tf.Tensor:
             if observe is not None:
                 observe(key, t)
-            if quantize and key in ranges:
-                bounds = ranges[key]
+            if quantize:
+                bounds = self.ranges[key]
                 return fake_quant_activation(t, bounds[0], bounds[1])
             return t
-
-        def var(layer, i):
-            return layer.weights[i] if params is None else params[layer.name][i]
 
         h = point("input", tf.convert_to_tensor(x, tf.float32))
         for layer in self.layers:
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
-                k = var(layer, 0)
+                k = layer.weights[0]
                 transposed = isinstance(layer, keras.layers.Conv2DTranspose)
-                if quantize and weights:
+                if quantize:
                     k = fake_quant_weights(k, channel_axis=2 if transposed else -1)
                 if transposed:
                     y = keras.ops.conv_transpose(
@@ -226,19 +211,19 @@ class Int8Simulator:
                         dilation_rate=layer.dilation_rate,
                     )
                 if layer.use_bias:
-                    y = tf.nn.bias_add(y, var(layer, 1))
+                    y = tf.nn.bias_add(y, layer.weights[1])
                 act = "linear" if transposed else _activation_name(layer)
                 if act == "relu":
                     y = tf.nn.relu(y)
                 h = point(layer.name, y)
                 if act == "tanh":
                     h = tf.tanh(h)
-                    if quantize and tanh_grid:
+                    if quantize:
                         h = fake_quant_activation(h, *TANH_RANGE)
             elif isinstance(layer, keras.layers.PReLU):
                 # As keras.layers.PReLU computes it (the form the TFLite
                 # converter fuses into one PRELU op).
-                alpha = var(layer, 0)
+                alpha = layer.weights[0]
                 h = point(layer.name, tf.nn.relu(h) + (-alpha) * tf.nn.relu(-h))
             else:  # PixelShuffle: a permutation, no rounding of its own
                 h = layer(h)
