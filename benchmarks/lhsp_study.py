@@ -182,11 +182,7 @@ def main() -> None:
     }
     if args.decay_at:
         budget["lr_decay"] = f"x0.1 after {args.decay_at:.0%} of the steps"
-    if args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    train_lhsp.set_threads(args.threads)
     report = {"benchmark": "lhsp_study", "budget": budget, "rows": {}}
     if args.resume and out.is_file():
         old = json.loads(out.read_text())

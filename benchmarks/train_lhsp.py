@@ -234,9 +234,7 @@ def main() -> None:
 
     from keras_sr.utils import atomic_path
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    set_threads(args.threads)
     run = train(
         args.variant,
         args.scale,
@@ -260,6 +258,14 @@ def main() -> None:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     if args.ship:
         ship(model, record, args.scale)
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` TF threads (0: TF's default, all cores). One thread
+    runs these small steps faster per core than two on this machine."""
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def parse_overrides(items: list[str]) -> dict:
