@@ -251,6 +251,8 @@ def train(args, name: str) -> None:
         say(f"resumed from {start_from} at step {int(step_var)}")
 
     forward = model
+    range_vars: list = []
+    opt_range = None
     if args.qat:
         from export.qat import Int8Simulator
         from export.tflite import representative_dataset
@@ -264,6 +266,27 @@ def train(args, name: str) -> None:
         recalibrate()
         cfg["qat"] = True
         say(f"int8-aware fine-tuning (export/qat.py), {len(calibration)} crops")
+        if args.qat_learn_ranges:
+            saved = run_dir / "int8_ranges.json"
+            if saved.is_file():
+                forward.learn_ranges()
+                forward.set_ranges(json.loads(saved.read_text()))
+                say(f"activation ranges from {saved}")
+            else:
+                forward.search_ranges(calibration, scope="inner", passes=1)
+                forward.learn_ranges()
+                say("activation ranges searched (scope inner), then learned")
+            range_vars = [forward.ranges[k] for k in sorted(forward.learned)]
+            opt_range = keras.optimizers.Adam(args.range_lr)
+            opt_range.build(range_vars)
+            cfg["int8_ranges"] = "learned"
+
+    def save_ranges():
+        if range_vars:
+            from keras_sr.utils.atomic import atomic_path
+
+            with atomic_path(run_dir / "int8_ranges.json", suffix=".json") as tmp:
+                tmp.write_text(json.dumps(forward.get_ranges(), indent=1) + "\n")
 
     @tf.function(reduce_retracing=True)
     def train_step(x, y, lr):
@@ -274,9 +297,13 @@ def train(args, name: str) -> None:
                 loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
             else:  # int8-aware: the loss of the simulated int8 output
                 loss = tf.reduce_mean(tf.square(forward(x) - y))
-        grads = tape.gradient(loss, body_vars + last_vars)
+        grads = tape.gradient(loss, body_vars + last_vars + range_vars)
+        n = len(body_vars) + len(last_vars)
         opt_body.apply(grads[: len(body_vars)], body_vars)
-        opt_last.apply(grads[len(body_vars) :], last_vars)
+        opt_last.apply(grads[len(body_vars) : n], last_vars)
+        if range_vars:
+            opt_range.learning_rate.assign(lr / cfg["lr"] * args.range_lr)
+            opt_range.apply(grads[n:], range_vars)
         return loss
 
     say(f"loading T91 + BSD200 (x{scale})")
@@ -315,6 +342,7 @@ def train(args, name: str) -> None:
             losses = []
         if step % args.ckpt_every == 0:
             manager.save(checkpoint_number=step)
+            save_ranges()
         if args.qat and step % args.qat_recalibrate == 0:
             recalibrate()
         if args.eval_every and step % args.eval_every == 0:
@@ -323,8 +351,11 @@ def train(args, name: str) -> None:
                 monitor["Set5 int8 (simulated)"] = evaluate_int8(forward)
             say(f"step {step} monitor {monitor}")
     manager.save(checkpoint_number=int(step_var))
+    save_ranges()
     say(f"stopped at step {int(step_var)} / {steps}")
     if args.export:
+        if range_vars:
+            cfg["learned_ranges"] = forward.get_ranges()
         export(name, model, int(step_var), cfg, say)
 
 
@@ -343,6 +374,13 @@ def export(name, model, step, cfg, say) -> None:
     inference.set_weights(model.get_weights())
     with atomic_path(target, suffix=".weights.h5") as tmp:
         inference.save_weights(tmp)
+    ranges = cfg.get("learned_ranges")
+    if qat and ranges:  # the int8 export reads them beside the weights
+        from keras_sr.models.presets import INT8_RANGES_ATTR, int8_ranges_path
+
+        with atomic_path(int8_ranges_path(target), suffix=".json") as tmp:
+            tmp.write_text(json.dumps(ranges, indent=1, sort_keys=True) + "\n")
+        object.__setattr__(inference, INT8_RANGES_ATTR, ranges)
     if qat:
         results["Set5_int8_tflite"] = int8_tflite_psnr(inference)
     table_path = out_dir / "pretrained.json"
@@ -363,6 +401,8 @@ def export(name, model, step, cfg, say) -> None:
             "run": command,
             **{f"{k}_x{scale}": v for k, v in results.items()},
         }
+        if ranges:
+            entry["int8_ranges"] = int8_ranges_path(target).name
         table[name] = {**previous, "int8_aware": entry}
     else:
         table[name] = {
@@ -436,6 +476,18 @@ def main(argv=None) -> int:
         type=int,
         default=500,
         help="with --qat: redo the activation ranges every N steps",
+    )
+    p.add_argument(
+        "--qat-learn-ranges",
+        action="store_true",
+        help="with --qat: start from ranges searched on the calibration crops "
+        "and learn them with the weights (LSQ); they ship beside the int8 weights",
+    )
+    p.add_argument(
+        "--range-lr",
+        type=float,
+        default=1e-3,
+        help="with --qat-learn-ranges: Adam lr of the ranges (decays with the lr)",
     )
     p.add_argument("--no-export", dest="export", action="store_false")
     p.add_argument("--threads", type=int, default=2)

@@ -20,8 +20,10 @@ The simulation follows what the TFLite converter does with
   output (before ``tanh``; after a fused ``relu``) and every ``PReLU``
   output;
 * ``tanh`` outputs: the fixed TFLite grid ``k / 128``, ``k`` in [-128, 127];
-* biases (int32) and the ``PReLU`` slopes are left in float: their rounding
-  is orders of magnitude below the activations'.
+* ``PReLU`` slopes: int8 with one symmetric scale per tensor (as the
+  converter stores them; a slope of 0.1 beside one of 6 is off by up to 20%);
+* biases (int32) are left in float: their rounding is orders of magnitude
+  below the activations'.
 
 Supported are chains of ``Conv2D`` (linear, ``relu`` or ``tanh``),
 ``Conv2DTranspose``, ``PReLU`` and :class:`keras_sr.layers.PixelShuffle`, as
@@ -69,6 +71,22 @@ def fake_quant_activation(x: tf.Tensor, lo, hi) -> tf.Tensor:
     return tf.quantization.fake_quant_with_min_max_vars(x, lo, hi, num_bits=8)
 
 
+def fake_quant_activation_learned(x: tf.Tensor, lo, hi) -> tf.Tensor:
+    """:func:`fake_quant_activation` with gradients for the range too
+    (learned step size, Esser et al. 2020, "LSQ"): the rounding is a
+    straight-through estimator, so ``lo``/``hi`` get the gradient of the
+    rounding error through the step ``(hi - lo) / 255`` and that of the
+    clipped values through the clip. Same forward values as the TFLite
+    int8 grid: the zero point is an integer, 0 stays exact."""
+    lo = tf.minimum(tf.cast(lo, tf.float32), 0.0)
+    hi = tf.maximum(tf.maximum(tf.cast(hi, tf.float32), lo + 1e-6), 0.0)
+    step = (hi - lo) / 255.0
+    zero = tf.stop_gradient(tf.clip_by_value(tf.round(-lo / step), 0.0, 255.0))
+    v = x / step + zero
+    v = v + tf.stop_gradient(tf.round(v) - v)
+    return (tf.clip_by_value(v, 0.0, 255.0) - zero) * step
+
+
 def fake_quant_weights(kernel: tf.Tensor, channel_axis: int = -1) -> tf.Tensor:
     """Per-channel symmetric narrow-range int8 rounding of a kernel."""
     perm = None
@@ -85,6 +103,13 @@ def fake_quant_weights(kernel: tf.Tensor, channel_axis: int = -1) -> tf.Tensor:
     if perm is not None:
         q = tf.transpose(q, np.argsort(perm).tolist())
     return q
+
+
+def fake_quant_alpha(alpha: tf.Tensor) -> tf.Tensor:
+    """PReLU slopes as the int8 TFLite ``PRELU`` stores them: one symmetric
+    scale ``max|alpha| / 127`` for the whole tensor (straight-through)."""
+    step = tf.maximum(tf.reduce_max(tf.abs(alpha)), 1e-12) / 127.0
+    return alpha + tf.stop_gradient(tf.round(alpha / step) * step - alpha)
 
 
 def _batches(samples: list[np.ndarray]) -> list[np.ndarray]:
@@ -162,6 +187,8 @@ class Int8Simulator:
         # key -> tf.Variable [lo, hi]; variables so that a tf.function
         # training step sees recalibrations without retracing.
         self.ranges: dict[str, tf.Variable] = {}
+        # Keys whose ranges are trained (see learn_ranges).
+        self.learned: set[str] = set()
 
     # ------------------------------------------------------------------
     def _forward(
@@ -183,6 +210,8 @@ class Int8Simulator:
                 observe(key, t)
             if quantize:
                 bounds = self.ranges[key]
+                if key in self.learned:
+                    return fake_quant_activation_learned(t, bounds[0], bounds[1])
                 return fake_quant_activation(t, bounds[0], bounds[1])
             return t
 
@@ -224,6 +253,8 @@ class Int8Simulator:
                 # As keras.layers.PReLU computes it (the form the TFLite
                 # converter fuses into one PRELU op).
                 alpha = layer.weights[0]
+                if quantize:  # TFLite: int8, one symmetric scale per tensor
+                    alpha = fake_quant_alpha(alpha)
                 h = point(layer.name, tf.nn.relu(h) + (-alpha) * tf.nn.relu(-h))
             else:  # PixelShuffle: a permutation, no rounding of its own
                 h = layer(h)
@@ -250,6 +281,8 @@ class Int8Simulator:
         if not count:
             raise ValueError("Int8Simulator.calibrate: no calibration samples")
         for key, (lo, hi) in ranges.items():
+            if key in self.learned:
+                continue
             if key in self.ranges:
                 self.ranges[key].assign([lo, hi])
             else:
@@ -332,6 +365,37 @@ class Int8Simulator:
             keep = np.minimum(np.abs(bounds), TANH_SATURATION)
             out = np.sign(bounds) * np.maximum(np.abs(out), keep)
         return out.astype(np.float32)
+
+    def learn_ranges(self) -> list[tf.Variable]:
+        """Make the ranges of the tensors inside the network trainable (the
+        input and output images keep their calibrated ranges) and return
+        them, for an optimiser. From then on those tensors are rounded by
+        :func:`fake_quant_activation_learned`; :meth:`calibrate` leaves them
+        alone. Call :meth:`calibrate` (and, to start narrow,
+        :meth:`search_ranges`) first."""
+        if not self.ranges:
+            raise RuntimeError("Int8Simulator: call calibrate() first")
+        out = []
+        for key in self.inner_keys():
+            old = self.ranges[key]
+            if key not in self.learned:
+                self.ranges[key] = tf.Variable(
+                    old.numpy(), trainable=True, dtype=tf.float32, name=f"range_{key}"
+                )
+                self.learned.add(key)
+            out.append(self.ranges[key])
+        return out
+
+    def get_ranges(self) -> dict[str, list[float]]:
+        """``{tensor: [lo, hi]}`` as plain floats (JSON-ready)."""
+        return {k: [float(v) for v in var.numpy()] for k, var in self.ranges.items()}
+
+    def set_ranges(self, ranges: dict) -> None:
+        """Assign ``{tensor: [lo, hi]}`` (e.g. from :meth:`get_ranges`)."""
+        for key, bounds in ranges.items():
+            if key not in self.ranges:
+                raise KeyError(f"Int8Simulator: no quantised tensor {key!r}")
+            self.ranges[key].assign(np.asarray(bounds, np.float32))
 
     def inner_keys(self) -> list[str]:
         """The quantised tensors inside the network: all but the input and

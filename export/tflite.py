@@ -60,6 +60,7 @@ from export.parity import (
     run_parity,
 )
 from export.upsampler import portable_graph
+from keras_sr.models.presets import INT8_RANGES_ATTR
 
 __all__ = [
     "DOCUMENTED_GPU_OPS",
@@ -300,8 +301,13 @@ def _chain_ranges(model, calibration: list[np.ndarray]) -> list[tuple] | None:
     except ValueError:
         return None
     simulator.calibrate(calibration)
-    chosen = simulator.search_ranges(calibration)
-    return [(key, chosen[key]) for key in simulator.inner_keys()]
+    learned = getattr(model, INT8_RANGES_ATTR, None)
+    if learned:  # int8-aware weights trained with their ranges
+        simulator.set_ranges({k: learned[k] for k in simulator.inner_keys()})
+        chosen = simulator.get_ranges()
+    else:
+        chosen = simulator.search_ranges(calibration)
+    return [(key, tuple(chosen[key])) for key in simulator.inner_keys()]
 
 
 # Ops whose outputs are the simulator's quantisation points, in graph order.

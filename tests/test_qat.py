@@ -182,3 +182,51 @@ def test_int8_aware_preset_weights():
         models.get("srcnn_x3", pretrained="int8")
     with pytest.raises(ValueError, match="pretrained must be"):
         models.get("espcn_x3", pretrained="yes")
+
+
+def test_learned_range_rounding_matches_tflite_grid_and_trains_the_range():
+    from export.qat import fake_quant_activation, fake_quant_activation_learned
+
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(scale=3.0, size=(2000,)).astype("float32"))
+    for lo, hi in ((-2.3, 4.1), (-7.0, 0.5), (0.2, 3.0)):
+        a = fake_quant_activation(x, lo, hi).numpy()
+        b = fake_quant_activation_learned(x, lo, hi).numpy()
+        step = (max(hi, 0.0) - min(lo, 0.0)) / 255
+        # The same grid: equal except at exact rounding ties (one step).
+        assert np.mean(np.abs(a - b) < 1e-5) > 0.999
+        assert np.abs(a - b).max() <= step + 1e-5
+    bounds = tf.Variable([-1.0, 1.0])
+    with tf.GradientTape() as tape:
+        q = fake_quant_activation_learned(x, bounds[0], bounds[1])
+        loss = tf.reduce_mean(tf.square(q - x))
+    grad = tape.gradient(loss, bounds).numpy()
+    # Values far outside +-1 are clipped: the error falls if the range widens.
+    assert grad[0] > 0 and grad[1] < 0
+
+
+def test_learned_ranges_survive_recalibration_and_reach_the_int8_export():
+    from export.tflite import _chain_ranges
+    from keras_sr.models.presets import INT8_RANGES_ATTR
+
+    tf.keras.utils.set_random_seed(5)
+    model = FSRCNN(scale=3, d=8, s=4, m=1)
+    randomize(model, seed=5)
+    calibration, _ = representative_dataset(1, 3, T91, num_samples=6, crop=24)
+    sim = Int8Simulator(model)
+    sim.calibrate(calibration)
+    learned = sim.learn_ranges()
+    assert [v.trainable for v in learned] == [True] * len(sim.inner_keys())
+    assert "input" not in sim.learned
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(sim(calibration[0]) - 0.5))
+    assert all(g is not None for g in tape.gradient(loss, learned))
+    key = sim.inner_keys()[0]
+    sim.set_ranges({key: [-0.25, 0.5]})
+    sim.calibrate(calibration)  # leaves learned ranges alone
+    assert sim.get_ranges()[key] == [-0.25, 0.5]
+    # A model carrying learned ranges exports with exactly those ranges.
+    object.__setattr__(model, INT8_RANGES_ATTR, sim.get_ranges())
+    chosen = dict(_chain_ranges(model, calibration))
+    assert chosen[key] == pytest.approx((-0.25, 0.5))
+    assert set(chosen) == set(sim.inner_keys())

@@ -10,6 +10,7 @@ export uses because they lose less to int8 rounding.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,4 +126,20 @@ def build(name: str, pretrained: bool | str = True, **overrides):
                 f"cannot load the weights of preset {name!r} into a model built "
                 f"with overrides {overrides}: {err}"
             ) from None
+    if pretrained == "int8":
+        ranges = int8_ranges_path(path)
+        if ranges.is_file():
+            # Not a Keras-tracked attribute: plain data for export.tflite.
+            object.__setattr__(model, INT8_RANGES_ATTR, json.loads(ranges.read_text()))
     return model
+
+
+#: Attribute of a model loaded with ``pretrained="int8"`` holding the int8
+#: activation ranges learned with its weights (``{tensor: [lo, hi]}``), which
+#: the int8 TFLite export writes into the calibration statistics.
+INT8_RANGES_ATTR = "keras_sr_int8_ranges"
+
+
+def int8_ranges_path(weights: Path) -> Path:
+    """``x.int8.weights.h5`` -> ``x.int8.ranges.json`` (the learned ranges)."""
+    return weights.with_name(weights.name.replace(".weights.h5", ".ranges.json"))
