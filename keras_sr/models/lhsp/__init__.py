@@ -5,7 +5,7 @@
 """
 
 from keras_sr.models.lhsp import lhsp_presets  # noqa: F401  (registers presets)
-from keras_sr.models.lhsp.lhsp_model import LHSP, SplitChannels
+from keras_sr.models.lhsp.lhsp_model import LHSP, MapsConv2D
 from keras_sr.models.lhsp.lhsp_trainer import LHSPTrainer, lhsp_loss
 
-__all__ = ["LHSP", "LHSPTrainer", "SplitChannels", "lhsp_loss"]
+__all__ = ["LHSP", "LHSPTrainer", "MapsConv2D", "lhsp_loss"]

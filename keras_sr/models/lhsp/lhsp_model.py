@@ -16,40 +16,46 @@ from keras_sr.layers.placement import PixelPlacement, ShepardUpsampling
 from keras_sr.models.base import SRBackbone, image_input
 from keras_sr.utils.registry import keras_sr_export
 
-__all__ = ["LHSP", "SplitChannels"]
+__all__ = ["LHSP", "MapsConv2D"]
 
 
-@keras_sr_export("keras_sr.models.lhsp.SplitChannels")
-class SplitChannels(keras.layers.Layer):
-    """Split the last axis into ``num`` equal parts (``tf.split``: a builtin
-    SPLIT in TFLite, unlike a ``[..., a:b]`` slice with an ellipsis).
+@keras_sr_export("keras_sr.models.lhsp.MapsConv2D")
+class MapsConv2D(keras.layers.Conv2D):
+    """A ``Conv2D`` that returns each output channel as its own tensor.
+
+    The weights are those of a ``Conv2D(filters)`` (kernel ``[k, k, C_in,
+    filters]``, bias ``[filters]``), but every map is its own convolution. A
+    graph that uses only some maps (the LHSP inference model keeps the SR
+    map, not the boundary logits) then computes only those, and a full-int8
+    export quantises each map with its own range: one joint tensor would
+    round the SR image on the grid of the boundary logits (which reach -40).
 
     Example:
         >>> import numpy as np
-        >>> a, b = SplitChannels(2)(np.zeros((1, 4, 4, 2), "float32"))
+        >>> a, b = MapsConv2D(2, 3, padding="same")(np.zeros((1, 4, 4, 3), "float32"))
         >>> a.shape
         TensorShape([1, 4, 4, 1])
     """
 
-    def __init__(self, num: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.num = int(num)
-
     def call(self, inputs):
-        return tuple(tf.split(inputs, self.num, axis=-1))
+        kernels = tf.split(self.kernel, self.filters, axis=-1)
+        biases = tf.split(self.bias, self.filters) if self.use_bias else None
+        maps = []
+        for i, kernel in enumerate(kernels):
+            y = self.convolution_op(inputs, kernel)
+            if biases is not None:
+                y = y + biases[i]
+            maps.append(self.activation(y) if self.activation else y)
+        return tuple(maps)
 
     def compute_output_shape(self, input_shape):
-        *lead, c = input_shape
-        part = None if c is None else c // self.num
-        return tuple((*lead, part) for _ in range(self.num))
-
-    def get_config(self):
-        return {**super().get_config(), "num": self.num}
+        *lead, _ = super().compute_output_shape(input_shape)
+        return tuple((*lead, 1) for _ in range(self.filters))
 
 
-def _conv(filters, kernel, padding, activation, init, name):
+def _conv(filters, kernel, padding, activation, init, name, cls=keras.layers.Conv2D):
     """A conv with the requested border mode (zero = Keras ``same``)."""
-    conv = keras.layers.Conv2D(
+    conv = cls(
         filters,
         kernel,
         padding="same" if padding == "zero" else "valid",
@@ -186,8 +192,9 @@ class LHSP(SRBackbone):
         )([grid, mask])
         if hsp:
             # --- HSP: one conv, two maps (SR, boundary logits)
-            maps = _conv(2, hsp_kernel, padding, None, init, "hsp")(shepard)
-            sr, _ = SplitChannels(2, name="hsp_split")(maps)
+            sr, _ = _conv(2, hsp_kernel, padding, None, init, "hsp", MapsConv2D)(
+                shepard
+            )
         else:
             sr = shepard
         sr = keras.layers.Identity(name="sr")(sr)
@@ -200,7 +207,7 @@ class LHSP(SRBackbone):
         only ``{"sr": SR}``."""
         outputs = {"sr": self.get_layer("sr").output}
         if self.hsp:
-            logits = self.get_layer("hsp_split").output[1]
+            logits = self.get_layer("hsp").output[1]
             outputs["boundary"] = keras.layers.Activation("sigmoid", name="boundary")(
                 logits
             )
