@@ -1,0 +1,72 @@
+"""The shipped ``lhsp_x3`` weights evaluated with the pixel placement on (as
+trained) and off (every LR feature at its cell centre), float and full-int8.
+
+The same weights, so the comparison isolates what the edge-away displacement
+of METHODS §8.3 does at inference; the full-int8 rows separate the int8 loss
+of the placement offsets from that of the rest of the network. Set5 and
+Set14 x3, y-first protocol (exactly ``keras-sr evaluate``). Writes
+``benchmarks/results/lhsp_placement_inference.json``.
+
+Usage::
+
+    .venv/bin/python benchmarks/lhsp_placement_inference.py [--no-int8]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _common import REPO, environment, setup, write_json
+
+SETS = {
+    "Set5": REPO.parent / "shared" / "data" / "test" / "Set5" / "HR",
+    "Set14": REPO.parent / "shared" / "data" / "test" / "Set14" / "HR",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="lhsp_x3")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-int8", dest="int8", action="store_false")
+    args = parser.parse_args(argv)
+    setup(args.threads)
+    from export.common import model_info
+    from export.runtime import TFLiteUpscaler
+    from export.tflite import convert, representative_dataset
+    from keras_sr import models
+    from keras_sr.evaluation import evaluate_dataset
+    from keras_sr.inference import KerasUpscaler
+
+    rows = []
+    for displacement in (True, False):
+        model = models.get(args.preset, pretrained=True, displacement=displacement)
+        runners = {"float (Keras)": KerasUpscaler(model)}
+        if args.int8:
+            calibration, _ = representative_dataset(1, model.scale)
+            content, _ = convert(model, model_info(model), "int8", calibration)
+            runners["full-int8 TFLite"] = TFLiteUpscaler(
+                "int8.tflite", scale=model.scale, model_content=content
+            )
+        for runtime, runner in runners.items():
+            row = {"placement": displacement, "runtime": runtime}
+            for name, folder in SETS.items():
+                r = evaluate_dataset(runner, folder, model.scale, "y-first")
+                row[name] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 4)}
+            rows.append(row)
+            print(
+                f"placement {'on ' if displacement else 'off'} {runtime:17s} "
+                f"Set5 {row['Set5']['psnr']:.2f} / {row['Set5']['ssim']:.4f}  "
+                f"Set14 {row['Set14']['psnr']:.2f} / {row['Set14']['ssim']:.4f}",
+                flush=True,
+            )
+    path = write_json(
+        "lhsp_placement_inference",
+        {"preset": args.preset, "environment": environment(args.threads), "rows": rows},
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
