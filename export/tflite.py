@@ -277,8 +277,10 @@ def convert(
                 content = _quantize_with_ranges(converter, ranges)
                 if content is not None:
                     rewrites.append(
-                        "int8 activation ranges searched on the calibration crops "
-                        "(export/qat.py)"
+                        "int8 activation ranges learned with the int8-aware weights"
+                        if getattr(model, INT8_RANGES_ATTR, None)
+                        else "int8 activation ranges searched on the calibration "
+                        "crops (export/qat.py)"
                     )
                     return content, rewrites
                 converter._experimental_calibrate_only = False  # noqa: SLF001

@@ -88,6 +88,7 @@ for _s in (2, 3, 4):
         {"scale": _s},
         weights="fsrcnn_x3.weights.h5" if _s == 3 else None,
         description=f"FSRCNN(56,12,4), Y channel, x{_s}",
+        int8_weights="fsrcnn_x3.int8.weights.h5" if _s == 3 else None,
     )
 register_preset(
     "fsrcnn_s_x3",
