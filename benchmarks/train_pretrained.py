@@ -279,7 +279,6 @@ def train(args, name: str) -> None:
             range_vars = [forward.ranges[k] for k in sorted(forward.learned)]
             opt_range = keras.optimizers.Adam(args.range_lr)
             opt_range.build(range_vars)
-            cfg["int8_ranges"] = "learned"
 
     def save_ranges():
         if range_vars:
