@@ -16,12 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import REPO, environment, setup, write_json
-
-SETS = {
-    "Set5": REPO.parent / "shared" / "data" / "test" / "Set5" / "HR",
-    "Set14": REPO.parent / "shared" / "data" / "test" / "Set14" / "HR",
-}
+from _common import environment, setup, write_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-int8", dest="int8", action="store_false")
     args = parser.parse_args(argv)
     setup(args.threads)
+    from train_lhsp import EVAL_SETS  # the LHSP study's Set5/Set14 (same data root)
+
     from export.common import model_info
     from export.runtime import TFLiteUpscaler
     from export.tflite import convert, representative_dataset
@@ -50,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         for runtime, runner in runners.items():
             row = {"placement": displacement, "runtime": runtime}
-            for name, folder in SETS.items():
+            for name, folder in EVAL_SETS.items():
                 r = evaluate_dataset(runner, folder, model.scale, "y-first")
                 row[name] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 4)}
             rows.append(row)

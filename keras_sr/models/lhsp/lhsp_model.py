@@ -45,7 +45,7 @@ class MapsConv2D(keras.layers.Conv2D):
             y = self.convolution_op(inputs, kernel)
             if biases is not None:
                 y = y + biases[i]
-            maps.append(self.activation(y) if self.activation else y)
+            maps.append(self.activation(y))
         return tuple(maps)
 
     def compute_output_shape(self, input_shape):
