@@ -3,15 +3,18 @@
 Rows (all trained by ``benchmarks/train_lhsp.py``'s loop on the same T91 +
 BSD200 crops, same steps, batch, optimiser and seed): bicubic (no training),
 SRCNN 9-1-5, LSP only, LSP+HSP without the boundary term, LSP+HSP with the
-boundary term (LHSP), and LHSP with the placement disabled (every pixel at its
-cell centre). Set5 and Set14 PSNR/SSIM at the chosen scale, y-first protocol
-(exactly ``keras-sr evaluate``). Seed 000 reports 32.79 dB (Set5 x3) for LHSP
-against 32.56 for SRCNN; those were trained for far longer than this budget.
+boundary term (LHSP), LHSP with the placement disabled (every pixel at its
+cell centre) or limited to strong edges, and LHSP as the ``lhsp_x*`` presets
+build it (plus a global MATLAB-bicubic skip and replicate borders, [DESIGN])
+with and without the placement. Set5 and Set14 PSNR/SSIM at the chosen
+scale, y-first protocol (exactly ``keras-sr evaluate``). Seed 000 reports
+32.79 dB (Set5 x3) for LHSP against 32.56 for SRCNN; those were trained for
+far longer than this budget.
 
 Results are written after every row (atomically) to
 ``benchmarks/results/lhsp_study.json``; ``--resume`` skips the rows already
-there. ``--ship`` also ships the LHSP row's weights as the ``lhsp_x{s}`` preset
-weights (with its measured numbers).
+there. ``--ship`` also ships the ``lhsp_residual`` row's weights (the preset
+configuration) as the ``lhsp_x{s}`` preset weights (with its numbers).
 
 Usage::
 
@@ -47,6 +50,8 @@ ROWS = {  # run order: the most informative rows first
     "lhsp_strong_edges": "LHSP, placement at strong edges",
     "lhsp_no_boundary": "LSP+HSP, no boundary term",
     "lsp": "LSP only",
+    "lhsp_residual": "LHSP + bicubic skip, replicate borders (the presets)",
+    "lhsp_residual_no_placement": "LHSP + bicubic skip, replicate, placement disabled",
 }
 
 
@@ -94,9 +99,10 @@ def draw_figure(
     from keras_sr.utils import atomic_path
 
     ups = {"bicubic": BicubicUpscaler(scale)}
-    for row in ("srcnn", "lhsp"):
+    # LHSP as the lhsp_x* presets build it (with the bicubic skip)
+    for key, row in (("srcnn", "srcnn"), ("lhsp", "lhsp_residual")):
         model = keras.models.load_model(runs_dir / row / "model.keras", compile=False)
-        ups[row] = KerasUpscaler(model, name=row)
+        ups[key] = KerasUpscaler(model, name=row)
     labels = ["bicubic", "SRCNN", "LHSP", "HR"]
     side = crop * zoom
     pad, head = 6, 22
@@ -158,8 +164,9 @@ def main() -> None:
     parser.add_argument("--ship", action="store_true")
     parser.add_argument(
         "--figure",
-        help="only draw the edge-crop figure (bicubic | SRCNN | LHSP | HR) from "
-        "the models saved in --runs-dir to this PNG, e.g. docs/lhsp_x3_edges.png",
+        help="only draw the edge-crop figure (bicubic | SRCNN | LHSP | HR; LHSP "
+        "= the lhsp_residual row) from the models saved in --runs-dir to this "
+        "PNG, e.g. docs/lhsp_x3_edges.png",
     )
     args = parser.parse_args()
     if args.figure:
@@ -222,7 +229,7 @@ def main() -> None:
             with atomic_path(folder / "model.keras", suffix=".keras") as tmp:
                 run["model"].save(tmp)
             record["model_file"] = str(folder / "model.keras")
-            if row == "lhsp" and args.ship:
+            if row == "lhsp_residual" and args.ship:
                 train_lhsp.ship(run["model"], record, args.scale)
         print(json.dumps(record["eval"]), flush=True)
         report["rows"][row] = record

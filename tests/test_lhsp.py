@@ -77,6 +77,29 @@ def test_config_and_keras_file_roundtrip(tmp_path):
         LHSP(hsp_kernel=4)
 
 
+def test_residual_adds_matlab_bicubic_and_roundtrips(tmp_path):
+    from keras_sr.ops import imresize
+
+    model = LHSP(scale=3, residual=True, **TINY)
+    x = np.random.default_rng(2).random((2, 6, 5, 1)).astype(np.float32)
+    assert_config_roundtrip(model)
+    assert_keras_file_roundtrip(model, x, tmp_path)
+    # With the HSP SR map zeroed the output is exactly MATLAB bicubic.
+    hsp = model.get_layer("hsp")
+    kernel, bias = hsp.get_weights()
+    kernel[..., 0] = 0.0
+    bias[0] = 0.0
+    hsp.set_weights([kernel, bias])
+    np.testing.assert_allclose(
+        model(x).numpy(), imresize(x, scale=3).numpy(), atol=1e-6
+    )
+    # ... and the boundary map is untouched by the skip.
+    plain = LHSP(scale=3, **TINY)
+    plain.set_weights(model.get_weights())
+    out = model.training_model()(x)["boundary"]
+    np.testing.assert_array_equal(out, plain.training_model()(x)["boundary"])
+
+
 def test_training_model_shares_weights_and_boundary_is_a_probability():
     model = LHSP(scale=2, **TINY)
     net = model.training_model()

@@ -162,9 +162,9 @@ def test_tflite_full_int8_lhsp_model(tmp_path):
 def test_shipped_lhsp_full_int8_keeps_the_sr_map_on_its_own_grid():
     """The boundary logits (down to about -40) must not set the int8 grid of
     the SR image: the inference graph computes the SR map alone
-    (``MapsConv2D``), so the shipped lhsp_x3 loses about half a dB in full
-    int8 (measured 30.94 -> 30.42 Set5 x3), not 8.5 dB as with one joint
-    2-map tensor."""
+    (``MapsConv2D``), so the shipped lhsp_x3 loses a quarter of a dB in full
+    int8 (measured 31.65 -> 31.40 Set5 x3), not several dB as with one joint
+    2-map tensor (the first weights lost 8.5 dB that way)."""
     from export.common import model_info
     from export.runtime import TFLiteUpscaler
     from export.tflite import convert, representative_dataset
@@ -178,7 +178,7 @@ def test_shipped_lhsp_full_int8_keeps_the_sr_map_on_its_own_grid():
     runner = TFLiteUpscaler("int8.tflite", scale=3, model_content=content)
     int8 = evaluate_dataset(runner, SET5_HR, 3, "y-first")["psnr"]
     ref = evaluate_dataset(KerasUpscaler(model), SET5_HR, 3, "y-first")["psnr"]
-    assert ref - 1.0 < int8 < ref, (ref, int8)
+    assert ref - 0.5 < int8 < ref, (ref, int8)
 
 
 def test_onnx_matches_keras(tmp_path):

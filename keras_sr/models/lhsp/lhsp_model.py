@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from keras_sr.layers.core import Pad2D
+from keras_sr.layers.core import BicubicUpsample, Pad2D
 from keras_sr.layers.placement import PixelPlacement, ShepardUpsampling
 from keras_sr.models.base import SRBackbone, image_input
 from keras_sr.utils.registry import keras_sr_export
@@ -105,6 +105,9 @@ class LHSP(SRBackbone):
         padding: border mode of ``conv1`` and the HSP conv: ``"zero"``
             (Keras ``same``, the spec default) or ``"replicate"``,
             ``"symmetric"``, ``"reflect"``.
+        residual: add MATLAB-bicubic upsampling of the input to the SR map
+            (a global skip, as VDSR does [DESIGN]; not in seed 000): the
+            network then learns the detail bicubic misses.
         kernel_initializer: initializer of the convolutions.
 
     Example:
@@ -135,6 +138,7 @@ class LHSP(SRBackbone):
         min_magnitude: float = 0.02,
         ridge_epsilon: float = 1e-4,
         padding: str = "zero",
+        residual: bool = False,
         kernel_initializer="he_normal",
         channels: int = 1,
         **kwargs,
@@ -162,6 +166,7 @@ class LHSP(SRBackbone):
             min_magnitude=min_magnitude,
             ridge_epsilon=ridge_epsilon,
             padding=padding,
+            residual=bool(residual),
             kernel_initializer=keras.initializers.serialize(
                 keras.initializers.get(kernel_initializer)
             ),
@@ -197,6 +202,10 @@ class LHSP(SRBackbone):
             )
         else:
             sr = shepard
+        if residual:
+            sr = keras.layers.Add(name="residual")(
+                [BicubicUpsample(scale, name="bicubic")(lr), sr]
+            )
         sr = keras.layers.Identity(name="sr")(sr)
         super().__init__(lr, sr, scale=scale, channels=1, config=config, **kwargs)
         self.hsp = bool(hsp)

@@ -8,15 +8,22 @@ from keras_sr.models.presets import register_preset
 # Shipped weights (trained by benchmarks/train_lhsp.py); None = not shipped.
 LHSP_WEIGHTS: dict[int, str | None] = {2: None, 3: "lhsp_x3.weights.h5", 4: None}
 
+#: What the presets add to seed 000's network [DESIGN]: a global MATLAB-bicubic
+#: skip and replicate borders. Under the study budget of
+#: ``benchmarks/lhsp_study.py`` they lift LHSP from below bicubic+0.2 dB to
+#: above SRCNN (``benchmarks/results/lhsp_study.json``); ``LHSP()`` itself
+#: keeps the seed's form.
+PRESET_CONFIG = {"residual": True, "padding": "replicate"}
+
 for _s in (2, 3, 4):
     register_preset(
         f"lhsp_x{_s}",
         LHSP,
-        {"scale": _s},
+        {"scale": _s, **PRESET_CONFIG},
         weights=LHSP_WEIGHTS[_s],
         description=(
             f"LHSP (seed 000) x{_s}: conv 5x5/64, pixel placement, Shepard "
             f"{2 * _s + 1}x{2 * _s + 1} deconvolution to 32, HSP conv 5x5 "
-            "(SR + boundary map), Y channel"
+            "(SR + boundary map), plus a bicubic skip, Y channel"
         ),
     )
