@@ -32,8 +32,8 @@ Usage::
 
 The shipped ``lhsp_x3`` weights::
 
-    nice -n 10 .venv/bin/python benchmarks/train_lhsp.py --scale 3 \
-        --steps 12000 --decay-at 0.8 --threads 1 --variant lhsp_residual \
+    nice -n 10 .venv/bin/python benchmarks/train_lhsp.py --scale 3 \\
+        --steps 12000 --decay-at 0.8 --threads 1 --variant lhsp_residual \\
         --output runs/lhsp_x3_residual --ship
 """
 
@@ -77,9 +77,6 @@ VARIANTS = (
 # placement restricted to strong edges: a pixel moves (one HR pixel at x3)
 # only where the LR gradient magnitude reaches 0.15 instead of 0.05
 STRONG_EDGES = {"tau": 0.3, "min_magnitude": 0.1}
-# the global MATLAB-bicubic skip and replicate borders [DESIGN, not in seed
-# 000]: the configuration of the lhsp_x* presets
-RESIDUAL = PRESET_CONFIG
 
 
 def build_variant(
@@ -105,9 +102,9 @@ def build_variant(
     elif variant == "lhsp_strong_edges":
         config.update(STRONG_EDGES)
     elif variant == "lhsp_residual":
-        config.update(RESIDUAL)
+        config.update(PRESET_CONFIG)
     elif variant == "lhsp_residual_no_placement":
-        config.update(RESIDUAL, displacement=False)
+        config.update(PRESET_CONFIG, displacement=False)
     elif variant != "lhsp":
         raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
     config.update(overrides or {})
