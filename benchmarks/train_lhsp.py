@@ -305,8 +305,6 @@ def check_preset_config(variant: str, scale: int, overrides: dict) -> None:
     ``lhsp_x{scale}`` preset's network: shipped weights must fit the preset."""
     from keras_sr import models
 
-    if variant == "srcnn":
-        raise SystemExit("--ship ships LHSP weights; srcnn is not an LHSP variant")
     built = build_variant(variant, scale, overrides)[0].get_config()
     preset = models.get(f"lhsp_x{scale}", pretrained=False).get_config()
     keys = [k for k in preset if k not in ("name", "trainable")]
