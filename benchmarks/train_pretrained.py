@@ -257,7 +257,7 @@ def train(args, name: str) -> None:
         from export.qat import Int8Simulator
         from export.tflite import representative_dataset
 
-        forward = Int8Simulator(model)
+        forward = Int8Simulator(model, split_prelu=args.qat_split_prelu)
         calibration, _ = representative_dataset(model.channels, scale)
 
         def recalibrate():
@@ -481,6 +481,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="with --qat: start from ranges searched on the calibration crops "
         "and learn them with the weights (LSQ); they ship beside the int8 weights",
+    )
+    p.add_argument(
+        "--qat-split-prelu",
+        action="store_true",
+        help="with --qat: simulate the int8 export's conv + PReLU rewrite (one "
+        "conv with fused ReLU, one rounding per layer; export.qat.split_prelu_model)",
     )
     p.add_argument(
         "--range-lr",

@@ -25,6 +25,11 @@ The simulation follows what the TFLite converter does with
 * biases (int32) are left in float: their rounding is orders of magnitude
   below the activations'.
 
+With ``split_prelu=True`` every ``Conv2D -> PReLU`` pair is simulated as the
+int8 export converts it (:func:`split_prelu_model`): one conv whose output
+``[relu(y), relu(-y)]`` is rounded once into ``[0, max|y|]``, the slopes
+folded into the next conv's int8 kernel, no ``PRELU`` op.
+
 Supported are chains of ``Conv2D`` (linear, ``relu`` or ``tanh``),
 ``Conv2DTranspose``, ``PReLU`` and :class:`keras_sr.layers.PixelShuffle`, as
 the SRCNN, FSRCNN and ESPCN presets are. Anything else raises ``ValueError``.
@@ -112,6 +117,107 @@ def fake_quant_alpha(alpha: tf.Tensor) -> tf.Tensor:
     return alpha + tf.stop_gradient(tf.round(alpha / step) * step - alpha)
 
 
+def _prelu_slopes(layer) -> tf.Tensor:
+    """A ``PReLU``'s slopes as a ``[C]`` vector (one per channel)."""
+    alpha = layer.weights[0]
+    return tf.reshape(alpha, [-1])
+
+
+def _split_input_kernel(kernel: tf.Tensor, slopes: tf.Tensor, transposed: bool):
+    """The kernel of a conv whose input ``prelu(y)`` is given as
+    ``[relu(y), relu(-y)]``: ``[W; -a W]`` on the input-channel axis (axis 2
+    of a ``Conv2D`` kernel, 3 of a ``Conv2DTranspose`` one), since
+    ``prelu(y) = relu(y) - a relu(-y)``."""
+    a = tf.reshape(tf.cast(slopes, kernel.dtype), [-1])
+    a = a[None, None, None, :] if transposed else a[None, None, :, None]
+    return tf.concat([kernel, -a * kernel], axis=3 if transposed else 2)
+
+
+def _check_split_prelu(layers: list) -> None:
+    """``split_prelu`` needs every ``PReLU`` to follow a linear conv, have
+    one slope per channel and feed a conv."""
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, keras.layers.PReLU):
+            continue
+        prev = layers[i - 1] if i else None
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        conv = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+        if (
+            not isinstance(prev, keras.layers.Conv2D)
+            or isinstance(prev, keras.layers.Conv2DTranspose)
+            or _activation_name(prev) != "linear"
+        ):
+            raise ValueError(
+                f"split_prelu: PReLU {layer.name!r} does not follow a linear Conv2D"
+            )
+        if not isinstance(nxt, conv):
+            raise ValueError(f"split_prelu: PReLU {layer.name!r} does not feed a conv")
+        channels = prev.filters
+        if int(np.prod(layer.weights[0].shape)) != channels:
+            raise ValueError(
+                f"split_prelu: PReLU {layer.name!r} needs one slope per channel "
+                f"(shared_axes=[1, 2]), has shape {tuple(layer.weights[0].shape)}"
+            )
+
+
+def split_prelu_model(model: keras.Model) -> keras.Model:
+    """A float twin of a conv / PReLU chain with every ``Conv2D -> PReLU``
+    pair rewritten as one ``Conv2D`` with fused ReLU and twice the filters.
+
+    ``prelu(y) = relu(y) - a * relu(-y)``: the conv gets the kernel
+    ``[W, -W]`` and bias ``[b, -b]`` (output ``[relu(y), relu(-y)]``) and the
+    next conv the input kernel ``[V; -a V]``. The float outputs are the same
+    (up to float rounding); the point is int8: TFLite rounds a conv output
+    and then the PReLU output, two roundings per layer, where the rewritten
+    chain rounds once, into a ``[0, max|y|]`` grid. ``Int8Simulator(model,
+    split_prelu=True)`` simulates the int8 arithmetic of this twin.
+
+    Args:
+        model: keras.Model. A chain accepted by :class:`Int8Simulator`
+            (``split_prelu=True``), e.g. FSRCNN; NHWC float32.
+
+    Returns:
+        A functional keras.Model with the same input and output, whose layers
+        keep the original conv names.
+
+    Example:
+        >>> from keras_sr.models import FSRCNN
+        >>> m = FSRCNN(scale=2, d=8, s=4, m=1)
+        >>> twin = split_prelu_model(m)
+        >>> [type(layer).__name__ for layer in twin.layers[1:]]
+        ['Conv2D', 'Conv2D', 'Conv2D', 'Conv2D', 'Conv2DTranspose']
+    """
+    layers = Int8Simulator(model, split_prelu=True).layers
+    inputs = keras.Input(model.inputs[0].shape[1:], name="lr")
+    h = inputs
+    slopes = None
+    for i, layer in enumerate(layers):
+        if isinstance(layer, keras.layers.PReLU):
+            continue
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            h = layer.__class__.from_config(layer.get_config())(h)
+            continue
+        transposed = isinstance(layer, keras.layers.Conv2DTranspose)
+        kernel = layer.weights[0]
+        bias = layer.weights[1] if layer.use_bias else None
+        if slopes is not None:
+            kernel = _split_input_kernel(kernel, slopes, transposed)
+        slopes = None
+        config = layer.get_config()
+        if i + 1 < len(layers) and isinstance(layers[i + 1], keras.layers.PReLU):
+            slopes = _prelu_slopes(layers[i + 1])
+            kernel = tf.concat([kernel, -kernel], axis=-1)
+            bias = None if bias is None else tf.concat([bias, -bias], axis=0)
+            config.update(filters=2 * layer.filters, activation="relu")
+        config.pop("dtype", None)
+        new = layer.__class__.from_config(config)
+        h = new(h)
+        new.set_weights(
+            [np.asarray(kernel)] + ([] if bias is None else [np.asarray(bias)])
+        )
+    return keras.Model(inputs, h, name=f"{model.name}_split_prelu")
+
+
 def _batches(samples: list[np.ndarray]) -> list[np.ndarray]:
     """Stack same-shape samples into batches (calibration crops vary)."""
     groups: dict[tuple, list[np.ndarray]] = {}
@@ -127,14 +233,19 @@ class Int8Simulator:
     Args:
         model: keras.Model. A chain of supported layers (see the module
             docstring); input ``[B,h,w,C]`` float32 in [0, 1].
+        split_prelu: bool. Simulate the graph of :func:`split_prelu_model`
+            (what the int8 export converts for conv + PReLU chains); every
+            ``PReLU`` must follow a linear ``Conv2D``, feed a conv and have
+            one slope per channel. Defaults to False (``PRELU`` ops).
 
     Call :meth:`calibrate` on representative LR inputs (the same ones the
     int8 export will use) before the first call, and again when the weights
     have moved.
     """
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model, split_prelu: bool = False):
         self.model = model
+        self.split_prelu = bool(split_prelu)
         self.layers = []
         try:
             previous = model.inputs[0]
@@ -177,6 +288,8 @@ class Int8Simulator:
                     )
             previous = layer.output
             self.layers.append(layer)
+        if self.split_prelu:
+            _check_split_prelu(self.layers)
         self.pre_tanh = {
             layer.name
             for layer in self.layers
@@ -216,10 +329,13 @@ class Int8Simulator:
             return t
 
         h = point("input", tf.convert_to_tensor(x, tf.float32))
-        for layer in self.layers:
+        slopes = None  # split_prelu: the slopes of the PReLU before this conv
+        for i, layer in enumerate(self.layers):
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
                 k = layer.weights[0]
                 transposed = isinstance(layer, keras.layers.Conv2DTranspose)
+                if slopes is not None:  # h is [relu(y), relu(-y)]: [W; -a W]
+                    k = _split_input_kernel(k, slopes, transposed)
                 if quantize:
                     k = fake_quant_weights(k, channel_axis=2 if transposed else -1)
                 if transposed:
@@ -244,11 +360,18 @@ class Int8Simulator:
                 act = "linear" if transposed else _activation_name(layer)
                 if act == "relu":
                     y = tf.nn.relu(y)
+                slopes = None
+                if self.split_prelu and self._before_prelu(i):
+                    # One conv with [W, -W], fused ReLU: one rounding.
+                    y = tf.concat([tf.nn.relu(y), tf.nn.relu(-y)], axis=-1)
+                    slopes = self.layers[i + 1].weights[0]
                 h = point(layer.name, y)
                 if act == "tanh":
                     h = tf.tanh(h)
                     if quantize:
                         h = fake_quant_activation(h, *TANH_RANGE)
+            elif isinstance(layer, keras.layers.PReLU) and self.split_prelu:
+                continue  # folded into the next conv's kernel (see above)
             elif isinstance(layer, keras.layers.PReLU):
                 # As keras.layers.PReLU computes it (the form the TFLite
                 # converter fuses into one PRELU op).
@@ -259,6 +382,11 @@ class Int8Simulator:
             else:  # PixelShuffle: a permutation, no rounding of its own
                 h = layer(h)
         return h
+
+    def _before_prelu(self, i: int) -> bool:
+        return i + 1 < len(self.layers) and isinstance(
+            self.layers[i + 1], keras.layers.PReLU
+        )
 
     def calibrate(
         self, samples: Iterable[np.ndarray]

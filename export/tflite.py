@@ -20,7 +20,10 @@ Quantization:
 ``int8``     int8 weights and activations, float32 I/O with QUANTIZE /
              DEQUANTIZE at the edges; calibrated on LR crops of
              ``calibration_data`` (default: T91 from the shared data);
-             Set5 PSNR may drop by at most 0.3 dB.
+             Set5 PSNR may drop by at most 0.3 dB. Conv2D + PReLU pairs
+             (FSRCNN) are converted as one conv with fused ReLU
+             (:func:`export.qat.split_prelu_model`, same float numbers):
+             one int8 rounding per layer instead of two.
 
 ``upsampler="transposed_conv"`` traces every ``depth_to_space`` as a stride-r
 transposed convolution with a 0/1 kernel (same numbers), for GPU delegates
@@ -38,6 +41,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -59,6 +63,7 @@ from export.parity import (
     psnr_drop,
     run_parity,
 )
+from export.qat import split_prelu_model
 from export.upsampler import portable_graph
 from keras_sr.models.presets import INT8_RANGES_ATTR
 
@@ -254,9 +259,17 @@ def convert(
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     if quantize == "int8" and not calibration:
         raise ValueError("int8 quantization needs calibration images")
+    split = quantize == "int8" and split_prelu_applies(model)
+    graph = split_prelu_model(model) if split else model
     with tempfile.TemporaryDirectory(prefix="keras_sr_tflite_") as tmp:
         sm = Path(tmp) / "saved_model"
-        rewrites = _write_float_saved_model(model, info, sm, upsampler)
+        rewrites = _write_float_saved_model(graph, info, sm, upsampler)
+        if split:
+            rewrites.append(
+                "each Conv2D + PReLU as one Conv2D with kernel [W, -W] and fused "
+                "ReLU, the slopes folded into the next conv (export/qat.py "
+                "split_prelu_model): one int8 rounding per layer instead of two"
+            )
         converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(sm))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":
@@ -272,7 +285,9 @@ def convert(
 
             converter.representative_dataset = gen
         try:
-            ranges = _chain_ranges(model, calibration) if quantize == "int8" else None
+            ranges = (
+                _chain_ranges(model, calibration, split) if quantize == "int8" else None
+            )
             if ranges:
                 content = _quantize_with_ranges(converter, ranges)
                 if content is not None:
@@ -292,14 +307,38 @@ def convert(
             ) from err
 
 
-def _chain_ranges(model, calibration: list[np.ndarray]) -> list[tuple] | None:
-    """For conv chains (FSRCNN, ESPCN, ...): the activation ranges chosen by
-    :meth:`export.qat.Int8Simulator.search_ranges` for the tensors inside the
-    network, in graph order; ``None`` for other models."""
+def split_prelu_applies(model) -> bool:
+    """Whether the int8 export rewrites ``model``'s Conv2D + PReLU pairs with
+    :func:`export.qat.split_prelu_model`: it is a chain with such pairs that
+    the rewrite accepts, and it carries no int8 activation ranges learned for
+    the unrewritten graph (ranges of ``PReLU`` outputs: weights fine-tuned
+    with ``Int8Simulator(model)`` rather than ``split_prelu=True``)."""
     from export.qat import Int8Simulator
 
     try:
-        simulator = Int8Simulator(model)
+        simulator = Int8Simulator(model, split_prelu=True)
+    except ValueError:
+        return False
+    prelus = {
+        layer.name
+        for layer in simulator.layers
+        if isinstance(layer, keras.layers.PReLU)
+    }
+    learned = getattr(model, INT8_RANGES_ATTR, None) or {}
+    return bool(prelus) and not prelus & set(learned)
+
+
+def _chain_ranges(
+    model, calibration: list[np.ndarray], split_prelu: bool = False
+) -> list[tuple] | None:
+    """For conv chains (FSRCNN, ESPCN, ...): the activation ranges chosen by
+    :meth:`export.qat.Int8Simulator.search_ranges` for the tensors inside the
+    network, in graph order (of the :func:`export.qat.split_prelu_model` twin
+    with ``split_prelu``); ``None`` for other models."""
+    from export.qat import Int8Simulator
+
+    try:
+        simulator = Int8Simulator(model, split_prelu=split_prelu)
     except ValueError:
         return None
     simulator.calibrate(calibration)

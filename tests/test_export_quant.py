@@ -89,3 +89,28 @@ def test_int8_needs_images(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="--calibration-data"):
         representative_dataset(1, 2, None)
+
+
+def test_shipped_fsrcnn_int8_export_passes_the_gate(tmp_path, capsys):
+    """``keras-sr export --model fsrcnn_x3 --quantize int8``: the int8-aware
+    weights, their learned ranges and the conv + PReLU rewrite (no PRELU op)
+    keep the full-int8 artifact within 0.3 dB of the *float* weights' Set5
+    PSNR (32.93 dB, keras_sr/pretrained/pretrained.json)."""
+    import json
+
+    from tests.helpers import run_cli
+
+    path = tmp_path / "fsrcnn_x3_int8.tflite"
+    rc, _, err = run_cli(
+        ["export", "--model", "fsrcnn_x3", "--format", "tflite",
+         "--quantize", "int8", "--output", path],
+        capsys,
+    )  # fmt: skip
+    assert rc == 0, err
+    report = json.loads(path.with_name(path.name + ".parity.json").read_text())
+    assert report["passed"] and report["weights"].startswith("int8-aware")
+    assert "PRELU" not in report["ops"] and report["ops"]["CONV_2D"] == 7
+    assert any("fused ReLU" in r for r in report["graph_rewrites"])
+    vs_float = report["psnr"]["vs_float_weights"]
+    assert vs_float["keras_psnr"] == pytest.approx(32.926, abs=0.01)
+    assert 0.0 <= vs_float["drop_db"] <= 0.3

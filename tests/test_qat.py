@@ -3,14 +3,15 @@ artifact computes, and pass gradients (it is used for fine-tuning)."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from export.common import model_info
-from export.qat import Int8Simulator, fake_quant_weights
+from export.qat import Int8Simulator, fake_quant_weights, split_prelu_model
 from export.runtime import TFLiteUpscaler
-from export.tflite import convert, representative_dataset
+from export.tflite import convert, representative_dataset, tflite_ops
 from keras_sr.models import ESPCN, FSRCNN, SRCNN
 from tests.helpers import T91
 from tests.test_export import set5_lr, tiny
@@ -44,13 +45,16 @@ def test_weights_round_per_output_channel_to_127_levels():
         assert np.abs(qt[:, :, c] - kernel[:, :, c]).max() <= step / 2 + 1e-6
 
 
-@pytest.mark.parametrize("arch", ["espcn", "fsrcnn"])
-def test_simulation_predicts_the_int8_tflite_error(arch):
+@pytest.mark.parametrize("arch", ["espcn", "fsrcnn", "fsrcnn_unsplit"])
+def test_simulation_predicts_the_int8_tflite_error(arch, monkeypatch):
     tf.keras.utils.set_random_seed(1)
     if arch == "espcn":
         model = ESPCN(scale=3, filters=(16, 8))
     else:
         model = FSRCNN(scale=3, d=16, s=6, m=1)
+    split = arch == "fsrcnn"  # what the int8 export does with conv + PReLU
+    if arch == "fsrcnn_unsplit":  # PReLU kept as TFLite PRELU ops
+        monkeypatch.setattr("export.tflite.split_prelu_applies", lambda m: False)
     # He-scaled random weights everywhere (the presets initialise the last
     # layer near zero, whose output int8 would round to nothing).
     randomize(model, seed=1)
@@ -58,8 +62,9 @@ def test_simulation_predicts_the_int8_tflite_error(arch):
     last.bias.assign(np.full(last.bias.shape, 0.5))
     calibration, _ = representative_dataset(1, 3, T91, num_samples=12, crop=32)
     content, _ = convert(model, model_info(model), "int8", calibration)
+    assert ("PRELU" in tflite_ops(content)) == (arch == "fsrcnn_unsplit")
     runner = TFLiteUpscaler("int8.tflite", scale=3, model_content=content)
-    sim = Int8Simulator(model)
+    sim = Int8Simulator(model, split_prelu=split)
     ranges = sim.calibrate(calibration)
     assert set(ranges) >= {"input"} and all(lo <= hi for lo, hi in ranges.values())
     x = set5_lr(1, 40, 40)  # a test image, not a calibration crop
@@ -79,6 +84,41 @@ def test_simulation_predicts_the_int8_tflite_error(arch):
     assert np.sqrt(np.mean((simulated - int8) ** 2)) < 0.2 * err_int8
     # The searched ranges do not lose to plain min/max on unseen images.
     assert err_sim <= 1.05 * np.sqrt(np.mean((minmax - ref) ** 2))
+
+
+def test_split_prelu_twin_computes_the_same_and_rounds_once_per_layer():
+    tf.keras.utils.set_random_seed(3)
+    model = FSRCNN(scale=2, d=8, s=4, m=2)
+    randomize(model, seed=3)
+    for layer in model.layers:  # varied slopes, one above 1
+        if isinstance(layer, keras.layers.PReLU):
+            n = layer.weights[0].shape[-1]
+            layer.weights[0].assign(np.linspace(-0.3, 1.5, n).reshape(1, 1, n))
+    twin = split_prelu_model(model)
+    x = set5_lr(1, 20, 24, batch=2)
+    np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(model(x)), atol=2e-5)
+    convs = [layer for layer in twin.layers if hasattr(layer, "kernel")]
+    assert [c.name for c in convs] == [
+        layer.name for layer in model.layers if hasattr(layer, "kernel")
+    ]
+    assert [c.filters for c in convs[:-1]] == [16, 8, 8, 8, 16]
+    # The split simulation of the original is the plain simulation of the twin.
+    calibration = [set5_lr(1, 16, 16), set5_lr(1, 24, 20, offset=1)]
+    a = Int8Simulator(model, split_prelu=True)
+    b = Int8Simulator(twin)
+    ranges = a.calibrate(calibration)
+    assert ranges == b.calibrate(calibration)
+    assert not any(k.endswith("_prelu") for k in ranges)  # no PReLU rounding
+    assert all(ranges[k][0] == 0.0 for k in a.inner_keys())  # ReLU outputs
+    np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), atol=1e-5)
+    # A PReLU the rewrite cannot fold is refused by name.
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inputs)
+    h = keras.layers.PReLU(name="p1")(h)  # one slope per pixel and channel
+    chain = keras.Model(inputs, keras.layers.Conv2D(1, 3, name="c2")(h))
+    with pytest.raises(ValueError, match="'p1'"):
+        split_prelu_model(chain)
+    Int8Simulator(chain)  # the unsplit simulation takes it
 
 
 def test_gradients_flow_straight_through():
@@ -184,7 +224,7 @@ def test_int8_aware_preset_weights():
     fsrcnn = models.get("fsrcnn_x3", pretrained="int8")
     ranges = getattr(fsrcnn, INT8_RANGES_ATTR)
     calibration, _ = representative_dataset(1, 3, T91, num_samples=2, crop=16)
-    quantised = Int8Simulator(fsrcnn).calibrate(calibration)
+    quantised = Int8Simulator(fsrcnn, split_prelu=True).calibrate(calibration)
     assert set(ranges) == set(quantised)  # one range per quantised tensor
     assert getattr(models.get("fsrcnn_x3"), INT8_RANGES_ATTR, None) is None
     with pytest.raises(ValueError, match="no int8-aware weights.*espcn_x3"):
