@@ -98,3 +98,40 @@ def test_small_preset_train_step_compiles_with_xla(name):
     model = models.get(name, pretrained=False)
     result = check_train_step_compiles(model, batch_size=2, lr_size=(8, 8))
     assert result["compiled"], result.get("error")
+
+
+def test_nearest_upsample_is_upsampling2d_bit_for_bit():
+    from keras_sr.ops import nearest_upsample
+
+    x = set5_lr(3, 7, 5, batch=2)
+    for f in (1, 2, 3, 4):
+        want = keras.layers.UpSampling2D(f, interpolation="nearest")(x)
+        got = nearest_upsample(tf.constant(x), f)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    with pytest.raises(ValueError, match="factor"):
+        nearest_upsample(x, 0)
+
+
+@pytest.mark.parametrize("arch", ["rrdbnet", "spsr"])
+def test_nearest_upsampling_generators_export_to_tflite_and_onnx(tmp_path, arch):
+    """ESRGAN (RRDBNet) and SPSR upsample with nearest + conv (UpConv); a
+    Keras UpSampling2D there left TFLite an unconvertible Conv2D."""
+    small = dict(scale=4, filters=8, num_blocks=1, growth=4)
+    if arch == "rrdbnet":
+        model = models.RRDBNet(**small)
+    else:
+        model = models.SPSRNet(**small, branch_taps=[1])
+    t = export_tflite(model, tmp_path / f"{arch}.tflite", name=arch)
+    assert t["passed"] and t["max_abs_diff"] <= 1e-4
+    assert "DEPTH_TO_SPACE" in t["ops"] and "TILE" in t["ops"]
+    # Full int8 converts with builtin ops only (random weights: no PSNR gate).
+    from export.common import model_info
+    from export.tflite import convert, non_builtin_ops, tflite_ops
+
+    calibration = [set5_lr(3, 12, 12, offset=i) for i in range(4)]
+    content, _ = convert(model, model_info(model, arch), "int8", calibration)
+    ops = tflite_ops(content)
+    assert not non_builtin_ops(ops) and ops["QUANTIZE"] >= 1
+    o = export_onnx(model, tmp_path / f"{arch}.onnx", name=arch)
+    assert o["passed"] and o["max_abs_diff"] <= 1e-4

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from keras_sr.layers.core import PixelShuffle
+from keras_sr.ops.resize import nearest_upsample
 from keras_sr.utils.registry import keras_sr_export
 
 # PyTorch's default Conv2d init (kaiming_uniform with a = sqrt(5)).
@@ -317,16 +318,14 @@ class UpConv(keras.layers.Layer):
         self.factor = int(factor)
         self.negative_slope = float(negative_slope)
         self.kernel_initializer = _init_config(kernel_initializer)
-        self.up = keras.layers.UpSampling2D(
-            self.factor, interpolation="nearest", name="up"
-        )
         self.conv = _conv(self.filters, 3, self.kernel_initializer, "conv")
 
     def build(self, input_shape):
         self.conv.build(input_shape)
 
     def call(self, inputs):
-        x = self.conv(self.up(inputs))
+        # Not UpSampling2D: its repeat-based graph does not convert to TFLite.
+        x = self.conv(nearest_upsample(inputs, self.factor))
         return ops.leaky_relu(x, negative_slope=self.negative_slope)
 
     def compute_output_shape(self, input_shape):

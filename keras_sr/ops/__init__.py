@@ -2,11 +2,12 @@
 
 from keras_sr.ops.color import modcrop, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from keras_sr.ops.placement import pixel_placement, placement_offsets
-from keras_sr.ops.resize import imresize, resize_output_size
+from keras_sr.ops.resize import imresize, nearest_upsample, resize_output_size
 
 __all__ = [
     "imresize",
     "modcrop",
+    "nearest_upsample",
     "pixel_placement",
     "placement_offsets",
     "resize_output_size",

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["imresize", "resize_output_size"]
+__all__ = ["imresize", "nearest_upsample", "resize_output_size"]
 
 
 def _cubic(x: tf.Tensor) -> tf.Tensor:
@@ -324,3 +324,38 @@ def imresize(
     if rank == 3:
         x = x[0]
     return x
+
+
+def nearest_upsample(x, factor: int):
+    """Nearest-neighbour upsampling by an integer ``factor``: every pixel
+    becomes a ``factor x factor`` block (``UpSampling2D(interpolation=
+    "nearest")``, bit for bit).
+
+    Formulated as a channel tile and ``depth_to_space``: Keras'
+    ``UpSampling2D`` uses ``repeat``, whose graph on dynamic spatial sizes
+    leaves the TFLite converter a convolution it cannot legalise (no builtin
+    op), while this form converts to builtin TILE + DEPTH_TO_SPACE, to ONNX
+    and under XLA.
+
+    Args:
+        x: ``[B, h, w, C]`` tensor (NHWC, any float dtype), static ``C``.
+        factor: int >= 1.
+
+    Returns:
+        ``[B, h*factor, w*factor, C]``, same dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> y = nearest_upsample(np.arange(4.0).reshape(1, 2, 2, 1), 2)
+        >>> np.asarray(y)[0, :, :, 0].tolist()[0]
+        [0.0, 0.0, 1.0, 1.0]
+    """
+    from keras import ops
+
+    f = int(factor)
+    if f < 1:
+        raise ValueError(f"nearest_upsample: factor must be >= 1, got {factor}")
+    if f == 1:
+        return x
+    tiled = ops.tile(x, [1, 1, 1, f * f])
+    return ops.depth_to_space(tiled, f, data_format="channels_last")
