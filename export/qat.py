@@ -117,10 +117,9 @@ def fake_quant_alpha(alpha: tf.Tensor) -> tf.Tensor:
     return alpha + tf.stop_gradient(tf.round(alpha / step) * step - alpha)
 
 
-def _prelu_slopes(layer) -> tf.Tensor:
-    """A ``PReLU``'s slopes as a ``[C]`` vector (one per channel)."""
-    alpha = layer.weights[0]
-    return tf.reshape(alpha, [-1])
+def _feeds_prelu(layers: list, i: int) -> bool:
+    """Whether ``layers[i]`` is followed by a ``PReLU`` in the chain."""
+    return i + 1 < len(layers) and isinstance(layers[i + 1], keras.layers.PReLU)
 
 
 def _split_input_kernel(kernel: tf.Tensor, slopes: tf.Tensor, transposed: bool):
@@ -204,8 +203,8 @@ def split_prelu_model(model: keras.Model) -> keras.Model:
             kernel = _split_input_kernel(kernel, slopes, transposed)
         slopes = None
         config = layer.get_config()
-        if i + 1 < len(layers) and isinstance(layers[i + 1], keras.layers.PReLU):
-            slopes = _prelu_slopes(layers[i + 1])
+        if _feeds_prelu(layers, i):
+            slopes = layers[i + 1].weights[0]
             kernel = tf.concat([kernel, -kernel], axis=-1)
             bias = None if bias is None else tf.concat([bias, -bias], axis=0)
             config.update(filters=2 * layer.filters, activation="relu")
@@ -361,7 +360,7 @@ class Int8Simulator:
                 if act == "relu":
                     y = tf.nn.relu(y)
                 slopes = None
-                if self.split_prelu and self._before_prelu(i):
+                if self.split_prelu and _feeds_prelu(self.layers, i):
                     # One conv with [W, -W], fused ReLU: one rounding.
                     y = tf.concat([tf.nn.relu(y), tf.nn.relu(-y)], axis=-1)
                     slopes = self.layers[i + 1].weights[0]
@@ -382,11 +381,6 @@ class Int8Simulator:
             else:  # PixelShuffle: a permutation, no rounding of its own
                 h = layer(h)
         return h
-
-    def _before_prelu(self, i: int) -> bool:
-        return i + 1 < len(self.layers) and isinstance(
-            self.layers[i + 1], keras.layers.PReLU
-        )
 
     def calibrate(
         self, samples: Iterable[np.ndarray]
