@@ -40,7 +40,9 @@ Example:
     >>> model = keras_sr.models.get("espcn_x3", pretrained=True)  # doctest: +SKIP
     >>> sim = Int8Simulator(model)  # doctest: +SKIP
     >>> sim.calibrate(calibration_crops)  # doctest: +SKIP
-    >>> sr = sim(lr)  # what the int8 .tflite would return, approximately
+    >>> sr = sim(lr)  # doctest: +SKIP
+
+``sr`` is what the int8 ``.tflite`` would return, approximately.
 """
 
 from __future__ import annotations
