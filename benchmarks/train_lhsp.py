@@ -168,8 +168,14 @@ def train(
     log_every: int = 200,
     overrides: dict | None = None,
     decay_at: float = 0.0,
+    checkpoint_dir: Path | None = None,
 ) -> dict:
-    """Train one variant; returns the model and a record of the run."""
+    """Train one variant; returns the model and a record of the run.
+
+    With ``checkpoint_dir`` the model and optimizer state are saved there
+    every ``log_every`` steps (``CheckpointCallback``: atomic, last 2 kept) and
+    a run started again with the same arguments resumes from the latest."""
+    from keras_sr.training.callbacks import CheckpointCallback
     keras.utils.set_random_seed(seed)
     model, trainable, info = build_variant(variant, scale, overrides)
     with_boundary = variant != "srcnn"
@@ -184,10 +190,23 @@ def train(
         trainable.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
     else:
         trainable.compile(optimizer=keras.optimizers.Adam(schedule))
+    callbacks, initial_epoch = [], 0
+    if checkpoint_dir is not None:
+        model(tf.zeros([1, patch, patch, 1]))  # build before restoring
+        checkpoint = CheckpointCallback(checkpoint_dir, max_to_keep=2)
+        initial_epoch = checkpoint.restore(trainable)
+        callbacks.append(checkpoint)
+        if initial_epoch:
+            print(f"resumed from {checkpoint.latest} (epoch {initial_epoch})")
     t0 = time.time()
     epochs = max(1, steps // log_every)
     hist = trainable.fit(
-        ds, steps_per_epoch=min(log_every, steps), epochs=epochs, verbose=2
+        ds,
+        steps_per_epoch=min(log_every, steps),
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        verbose=2,
     ).history
     seconds = time.time() - t0
     return {
@@ -207,8 +226,9 @@ def train(
             "degradation": degradation,
             "train_data": "T91 + BSD200 (boundary maps: BSD200_boundaries)",
             "train_seconds": round(seconds, 1),
-            "final_train_loss": float(hist["loss"][-1]),
-            "loss_history": [float(v) for v in hist["loss"]],
+            "resumed_at_step": initial_epoch * min(log_every, steps),
+            "final_train_loss": float(hist["loss"][-1]) if hist else None,
+            "loss_history": [float(v) for v in hist.get("loss", [])],
         },
     }
 
@@ -241,6 +261,12 @@ def main() -> None:
         help="LHSP argument override (JSON value), e.g. --set rho=0.5",
     )
     parser.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="save model + optimizer to OUTPUT/checkpoints every 200 steps and "
+        "resume from there when started again",
+    )
+    parser.add_argument(
         "--ship",
         action="store_true",
         help="also write keras_sr/pretrained/lhsp_x{s}.weights.h5",
@@ -263,6 +289,7 @@ def main() -> None:
         args.seed,
         overrides=parse_overrides(args.set),
         decay_at=args.decay_at,
+        checkpoint_dir=Path(args.output) / "checkpoints" if args.checkpoint else None,
     )
     model, record = run["model"], run["record"]
     record["eval"] = evaluate(model, args.scale, args.variant)
