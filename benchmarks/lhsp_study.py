@@ -13,8 +13,10 @@ far longer than this budget.
 
 Results are written after every row (atomically) to
 ``benchmarks/results/lhsp_study.json``; ``--resume`` skips the rows already
-there. ``--ship`` also ships the ``lhsp_residual`` row's weights (the preset
-configuration) as the ``lhsp_x{s}`` preset weights (with its numbers).
+there, and ``--checkpoint`` saves each row's training state every 200 steps
+so that a killed row restarts from its last checkpoint. ``--ship`` also
+ships the ``lhsp_residual`` row's weights (the preset configuration) as the
+``lhsp_x{s}`` preset weights (with its numbers).
 
 Usage::
 
@@ -161,6 +163,12 @@ def main() -> None:
     parser.add_argument("--runs-dir", default="runs/lhsp_study")
     parser.add_argument("--output", default=str(HERE / "results" / "lhsp_study.json"))
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="checkpoint every trained row to RUNS_DIR/ROW/checkpoints every 200 "
+        "steps and resume a row from there (a long study survives a kill)",
+    )
     parser.add_argument("--ship", action="store_true")
     parser.add_argument(
         "--figure",
@@ -221,6 +229,9 @@ def main() -> None:
                 args.degradation,
                 args.seed,
                 decay_at=args.decay_at,
+                checkpoint_dir=Path(args.runs_dir) / row / "checkpoints"
+                if args.checkpoint
+                else None,
             )
             record = run["record"]
             record["eval"] = train_lhsp.evaluate(run["model"], args.scale, row)
