@@ -24,7 +24,18 @@ Usage::
         --decay-at 0.8 --threads 1 --runs-dir runs/lhsp_study6k [--resume] [--ship]
 
 (the run recorded in ``benchmarks/results/lhsp_study.json``; ``--threads 1``
-is faster than 2 for these small steps on this machine)
+is faster than 2 for these small steps on this machine). The shipped
+``lhsp_x3`` weights and the long-budget rows::
+
+    .venv/bin/python benchmarks/lhsp_study.py --scale 3 --steps 50000 \\
+        --decay-at 0.8 --threads 2 --runs-dir runs/long50k --checkpoint \\
+        --resume --rows lhsp_residual,srcnn,bicubic,lhsp_residual_no_placement \\
+        --ship --output benchmarks/results/lhsp_study_50k.json
+
+(``benchmarks/results/lhsp_study_50k.json``; its lhsp_residual and srcnn rows
+were started one thread each by ``train_lhsp.py --checkpoint`` with the same
+budget and resumed by this command from their checkpoints, the LHSP one at
+step 22,400)
 """
 
 from __future__ import annotations

@@ -30,11 +30,10 @@ Usage::
     nice -n 10 .venv/bin/python benchmarks/train_lhsp.py --scale 3 \\
         --steps 3000 --variant lhsp --output runs/lhsp/lhsp_x3
 
-The shipped ``lhsp_x3`` weights::
-
-    nice -n 10 .venv/bin/python benchmarks/train_lhsp.py --scale 3 \\
-        --steps 12000 --decay-at 0.8 --threads 1 --variant lhsp_residual \\
-        --output runs/lhsp_x3_residual --ship
+``--checkpoint`` saves the training state every 200 steps and resumes a
+restarted run. The shipped ``lhsp_x3`` weights are the ``lhsp_residual`` row
+of the 50,000-step study (``benchmarks/lhsp_study.py``, which calls
+``train`` below; see its docstring).
 """
 
 from __future__ import annotations
