@@ -263,7 +263,16 @@ def convert(
     graph = split_prelu_model(model) if split else model
     with tempfile.TemporaryDirectory(prefix="keras_sr_tflite_") as tmp:
         sm = Path(tmp) / "saved_model"
-        rewrites = _write_float_saved_model(graph, info, sm, upsampler)
+        if quantize == "int8":
+            with int8_safe_shepard(graph) as floors:
+                rewrites = _write_float_saved_model(graph, info, sm, upsampler)
+            rewrites += [
+                f"{name}: Shepard denominator floor {old:g} -> {new:.3g} "
+                "(int8-representable, ShepardUpsampling.int8_denominator_floor)"
+                for name, old, new in floors
+            ]
+        else:
+            rewrites = _write_float_saved_model(graph, info, sm, upsampler)
         if split:
             rewrites.append(
                 "each Conv2D + PReLU as one Conv2D with kernel [W, -W] and fused "
@@ -305,6 +314,30 @@ def convert(
                 f"TFLite conversion ({quantize}) with builtin ops only failed: "
                 f"{_converter_error_summary(str(err))}"
             ) from err
+
+
+@contextlib.contextmanager
+def int8_safe_shepard(model) -> Iterator[list[tuple[str, float, float]]]:
+    """Within the block, every depthwise ``ShepardUpsampling`` of ``model``
+    divides by at least its :meth:`~keras_sr.layers.ShepardUpsampling.
+    int8_denominator_floor`, so no int8 denominator rounds to the DIV zero
+    point (the int8 DIV kernel aborts on one). Yields ``(layer, old floor, new
+    floor)`` for the layers changed; the floors are restored on exit."""
+    from keras_sr.layers import ShepardUpsampling
+
+    changed = []
+    for layer in model._flatten_layers(include_self=False):  # noqa: SLF001
+        if isinstance(layer, ShepardUpsampling) and layer.mode == "depthwise":
+            floor = layer.int8_denominator_floor()
+            if floor > layer.denominator_floor:
+                changed.append((layer, layer.denominator_floor, floor))
+    try:
+        for layer, _, floor in changed:
+            layer.denominator_floor = floor
+        yield [(layer.name, old, new) for layer, old, new in changed]
+    finally:
+        for layer, old, _ in changed:
+            layer.denominator_floor = old
 
 
 def split_prelu_applies(model) -> bool:

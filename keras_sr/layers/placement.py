@@ -161,7 +161,8 @@ class ShepardUpsampling(keras.layers.Layer):
     pixel per ``s x s`` cell, any ``k >= 2s-1`` window holds at least one, so
     the denominator is positive everywhere; the floor guards the division and
     must be representable in full-int8 TFLite (the int8 DIV kernel aborts on a
-    zero denominator; use e.g. 0.05 there).
+    zero denominator), so the int8 exporter raises it to
+    :meth:`int8_denominator_floor` for the conversion.
 
     ``mode="shared_full"`` (the literal seed formula ``D(P)/D(M)``): one full
     ``k x k x C x filters`` kernel ``K`` for numerator and denominator,
@@ -290,6 +291,22 @@ class ShepardUpsampling(keras.layers.Layer):
             out = num / den
         out = out + tf.cast(self.bias, dtype)
         return self.activation(out)
+
+    def int8_denominator_floor(self, steps: int = 2) -> float:
+        """The smallest floor that survives full-int8 quantization (depthwise).
+
+        ``den_c`` lies in ``[0, sum(w_c)]`` (non-negative taps, a 0/1 mask), so
+        its int8 step is at most ``max_c sum(w_c) / 255``; a floor of ``steps``
+        such steps never rounds to the DIV zero point, which a trained kernel's
+        tiny denominators otherwise can (the int8 DIV kernel aborts). Returns
+        ``max(denominator_floor, steps * max_c sum(w_c) / 255)``; the
+        exporter uses it for ``int8`` only (float keeps ``denominator_floor``).
+        """
+        if self.mode != "depthwise":
+            raise ValueError("int8_denominator_floor applies to mode='depthwise'")
+        weights = tf.nn.softplus(tf.cast(self.shepard_kernel, "float32"))
+        bound = float(tf.reduce_max(tf.reduce_sum(weights, axis=[0, 1, 3])))
+        return max(self.denominator_floor, steps * bound / 255.0)
 
     def compute_output_shape(self, input_shape):
         (b, h, w, c), _ = input_shape
