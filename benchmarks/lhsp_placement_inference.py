@@ -3,7 +3,9 @@ trained) and off (every LR feature at its cell centre), float and full-int8.
 
 The same weights, so the comparison isolates what the edge-away displacement
 of METHODS §8.3 does at inference; the full-int8 rows separate the int8 loss
-of the placement offsets from that of the rest of the network. Set5 and
+of the placement offsets from that of the rest of the network, and the
+``float, int8 floor`` rows what the int8 export's raised Shepard denominator
+floor (``ShepardUpsampling.int8_denominator_floor``) costs in float. Set5 and
 Set14 x3, y-first protocol (exactly ``keras-sr evaluate``). Writes
 ``benchmarks/results/lhsp_placement_inference.json``.
 
@@ -15,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from _common import environment, setup, write_json
 
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from export.common import model_info
     from export.runtime import TFLiteUpscaler
-    from export.tflite import convert, representative_dataset
+    from export.tflite import convert, int8_safe_shepard, representative_dataset
     from keras_sr import models
     from keras_sr.evaluation import evaluate_dataset
     from keras_sr.inference import KerasUpscaler
@@ -38,18 +41,28 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for displacement in (True, False):
         model = models.get(args.preset, pretrained=True, displacement=displacement)
-        runners = {"float (Keras)": KerasUpscaler(model)}
+        runners = {"float (Keras)": (KerasUpscaler(model), contextlib.nullcontext())}
+        if args.int8:  # what the int8 export's raised Shepard floor costs in float
+            runners["float, int8 floor"] = (
+                KerasUpscaler(model, name="int8_floor"),
+                int8_safe_shepard(model),
+            )
         if args.int8:
             calibration, _ = representative_dataset(1, model.scale)
             content, _ = convert(model, model_info(model), "int8", calibration)
-            runners["full-int8 TFLite"] = TFLiteUpscaler(
-                "int8.tflite", scale=model.scale, model_content=content
+            runners["full-int8 TFLite"] = (
+                TFLiteUpscaler("int8.tflite", scale=model.scale, model_content=content),
+                contextlib.nullcontext(),
             )
-        for runtime, runner in runners.items():
+        for runtime, (runner, context) in runners.items():
             row = {"placement": displacement, "runtime": runtime}
-            for name, folder in EVAL_SETS.items():
-                r = evaluate_dataset(runner, folder, model.scale, "y-first")
-                row[name] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 4)}
+            with context:
+                for name, folder in EVAL_SETS.items():
+                    r = evaluate_dataset(runner, folder, model.scale, "y-first")
+                    row[name] = {
+                        "psnr": round(r["psnr"], 4),
+                        "ssim": round(r["ssim"], 4),
+                    }
             rows.append(row)
             print(
                 f"placement {'on ' if displacement else 'off'} {runtime:17s} "

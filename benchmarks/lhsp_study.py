@@ -35,7 +35,25 @@ is faster than 2 for these small steps on this machine). The shipped
 (``benchmarks/results/lhsp_study_50k.json``; its lhsp_residual and srcnn rows
 were started one thread each by ``train_lhsp.py --checkpoint`` with the same
 budget and resumed by this command from their checkpoints, the LHSP one at
-step 22,400)
+step 22,400). The shipped ``lhsp_x3`` weights now come from continuing both
+rows to 150,000 steps::
+
+    mkdir -p runs/long150k/{lhsp_residual,srcnn}/checkpoints
+    cp runs/long50k/lhsp_residual/checkpoints/* runs/long150k/lhsp_residual/checkpoints/
+    cp runs/long50k/srcnn/checkpoints/* runs/long150k/srcnn/checkpoints/
+    .venv/bin/python benchmarks/lhsp_study.py --scale 3 --steps 150000 \
+        --decay-at 0.8 --threads 2 --runs-dir runs/long150k --checkpoint \
+        --resume --rows srcnn,bicubic,lhsp_residual --ship \
+        --output benchmarks/results/lhsp_study_150k.json
+
+(``benchmarks/results/lhsp_study_150k.json``). Both rows restart from their
+50,000-step checkpoints, so each saw the 50k schedule (lr 1e-4 from step
+40,000) and then lr 1e-3 again from step 50,000 to 120,000 and 1e-4 to
+150,000: the same steps and schedule for both. The two rows first ran side by
+side, one thread each, with ``train_lhsp.py --checkpoint`` (same arguments,
+``--output runs/long150k/ROW``); SRCNN finished there, so the command above
+only restored and evaluated it (``final_train_loss`` null), and it resumed
+the LHSP row with two threads from step 94,600 (its ``resumed_at_step``).
 """
 
 from __future__ import annotations
