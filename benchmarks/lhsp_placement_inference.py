@@ -42,12 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     for displacement in (True, False):
         model = models.get(args.preset, pretrained=True, displacement=displacement)
         runners = {"float (Keras)": (KerasUpscaler(model), contextlib.nullcontext())}
-        if args.int8:  # what the int8 export's raised Shepard floor costs in float
+        if args.int8:
+            # what the int8 export's raised Shepard floor costs in float
             runners["float, int8 floor"] = (
                 KerasUpscaler(model, name="int8_floor"),
                 int8_safe_shepard(model),
             )
-        if args.int8:
             calibration, _ = representative_dataset(1, model.scale)
             content, _ = convert(model, model_info(model), "int8", calibration)
             runners["full-int8 TFLite"] = (

@@ -41,9 +41,9 @@ rows to 150,000 steps::
     mkdir -p runs/long150k/{lhsp_residual,srcnn}/checkpoints
     cp runs/long50k/lhsp_residual/checkpoints/* runs/long150k/lhsp_residual/checkpoints/
     cp runs/long50k/srcnn/checkpoints/* runs/long150k/srcnn/checkpoints/
-    .venv/bin/python benchmarks/lhsp_study.py --scale 3 --steps 150000 \
-        --decay-at 0.8 --threads 2 --runs-dir runs/long150k --checkpoint \
-        --resume --rows srcnn,bicubic,lhsp_residual --ship \
+    .venv/bin/python benchmarks/lhsp_study.py --scale 3 --steps 150000 \\
+        --decay-at 0.8 --threads 2 --runs-dir runs/long150k --checkpoint \\
+        --resume --rows srcnn,bicubic,lhsp_residual --ship \\
         --output benchmarks/results/lhsp_study_150k.json
 
 (``benchmarks/results/lhsp_study_150k.json``). Both rows restart from their
