@@ -35,8 +35,7 @@ is faster than 2 for these small steps on this machine). The shipped
 (``benchmarks/results/lhsp_study_50k.json``; its lhsp_residual and srcnn rows
 were started one thread each by ``train_lhsp.py --checkpoint`` with the same
 budget and resumed by this command from their checkpoints, the LHSP one at
-step 22,400). The shipped ``lhsp_x3`` weights now come from continuing both
-rows to 150,000 steps::
+step 22,400). Both rows were then continued to 150,000 steps::
 
     mkdir -p runs/long150k/{lhsp_residual,srcnn}/checkpoints
     cp runs/long50k/lhsp_residual/checkpoints/* runs/long150k/lhsp_residual/checkpoints/
@@ -54,6 +53,21 @@ side, one thread each, with ``train_lhsp.py --checkpoint`` (same arguments,
 ``--output runs/long150k/ROW``); SRCNN finished there, so the command above
 only restored and evaluated it (``final_train_loss`` null), and it resumed
 the LHSP row with two threads from step 94,600 (its ``resumed_at_step``).
+The shipped ``lhsp_x3`` weights come from continuing both rows once more,
+from their 150,000-step checkpoints to 240,000 steps, the same way::
+
+    for row in lhsp_residual srcnn; do mkdir -p runs/long240k/$row
+        cp -r runs/long150k/$row/checkpoints runs/long240k/$row/; done
+    .venv/bin/python benchmarks/lhsp_study.py --scale 3 --steps 240000 \\
+        --decay-at 0.8 --threads 2 --runs-dir runs/long240k --checkpoint \\
+        --resume --rows srcnn,bicubic,lhsp_residual --ship \\
+        --output benchmarks/results/lhsp_study_240k.json
+
+(``benchmarks/results/lhsp_study_240k.json``): lr 1e-3 from step 150,000 to
+192,000 and 1e-4 to 240,000 for both rows. As before, both first ran side by
+side at one thread each with ``train_lhsp.py --checkpoint --output
+runs/long240k/ROW``; SRCNN finished there and the command above resumed the
+LHSP row with two threads from step 189,200.
 """
 
 from __future__ import annotations

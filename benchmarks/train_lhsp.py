@@ -32,7 +32,7 @@ Usage::
 
 ``--checkpoint`` saves the training state every 200 steps and resumes a
 restarted run. The shipped ``lhsp_x3`` weights are the ``lhsp_residual`` row
-of the 150,000-step study (``benchmarks/lhsp_study.py``, which calls
+of the 240,000-step study (``benchmarks/lhsp_study.py``, which calls
 ``train`` below; see its docstring).
 """
 
