@@ -3,9 +3,11 @@ trained) and off (every LR feature at its cell centre), float and full-int8.
 
 The same weights, so the comparison isolates what the edge-away displacement
 of METHODS §8.3 does at inference; the full-int8 rows separate the int8 loss
-of the placement offsets from that of the rest of the network, and the
+of the placement offsets from that of the rest of the network, the
 ``float, int8 floor`` rows what the int8 export's raised Shepard denominator
-floor (``ShepardUpsampling.int8_denominator_floor``) costs in float. Set5 and
+floor (``ShepardUpsampling.int8_denominator_floor``, sized after the range
+equalization of ``export/equalize.py``, as in the export) costs in float, and
+the ``no equalization`` rows the int8 export without that equalization. Set5 and
 Set14 x3, y-first protocol (exactly ``keras-sr evaluate``). Writes
 ``benchmarks/results/lhsp_placement_inference.json``.
 
@@ -22,6 +24,16 @@ import contextlib
 from _common import environment, setup, write_json
 
 
+@contextlib.contextmanager
+def _int8_floor(model, calibration):
+    """The float model with the weights and Shepard floor of its int8 export."""
+    from export.equalize import equalized_lhsp
+    from export.tflite import int8_safe_shepard
+
+    with equalized_lhsp(model, calibration), int8_safe_shepard(model):
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="lhsp_x3")
@@ -33,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from export.common import model_info
     from export.runtime import TFLiteUpscaler
-    from export.tflite import convert, int8_safe_shepard, representative_dataset
+    from export.tflite import convert, representative_dataset
     from keras_sr import models
     from keras_sr.evaluation import evaluate_dataset
     from keras_sr.inference import KerasUpscaler
@@ -43,17 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         model = models.get(args.preset, pretrained=True, displacement=displacement)
         runners = {"float (Keras)": (KerasUpscaler(model), contextlib.nullcontext())}
         if args.int8:
+            calibration, _ = representative_dataset(1, model.scale)
             # what the int8 export's raised Shepard floor costs in float
             runners["float, int8 floor"] = (
-                KerasUpscaler(model, name="int8_floor"),
-                int8_safe_shepard(model),
+                KerasUpscaler(model, name="floor"),
+                _int8_floor(model, calibration),
             )
-            calibration, _ = representative_dataset(1, model.scale)
-            content, _ = convert(model, model_info(model), "int8", calibration)
-            runners["full-int8 TFLite"] = (
-                TFLiteUpscaler("int8.tflite", scale=model.scale, model_content=content),
-                contextlib.nullcontext(),
-            )
+            for label, equalize in (("", True), (", no equalization", False)):
+                content, _ = convert(
+                    model, model_info(model), "int8", calibration, equalize=equalize
+                )
+                runners[f"full-int8 TFLite{label}"] = (
+                    TFLiteUpscaler("int8.tflite", model.scale, model_content=content),
+                    contextlib.nullcontext(),
+                )
         for runtime, (runner, context) in runners.items():
             row = {"placement": displacement, "runtime": runtime}
             with context:
@@ -65,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                     }
             rows.append(row)
             print(
-                f"placement {'on ' if displacement else 'off'} {runtime:17s} "
+                f"placement {'on ' if displacement else 'off'} {runtime:35s} "
                 f"Set5 {row['Set5']['psnr']:.2f} / {row['Set5']['ssim']:.4f}  "
                 f"Set14 {row['Set14']['psnr']:.2f} / {row['Set14']['ssim']:.4f}",
                 flush=True,

@@ -23,7 +23,9 @@ Quantization:
              Set5 PSNR may drop by at most 0.3 dB. Conv2D + PReLU pairs
              (FSRCNN) are converted as one conv with fused ReLU
              (:func:`export.qat.split_prelu_model`, same float numbers):
-             one int8 rounding per layer instead of two.
+             one int8 rounding per layer instead of two. LHSP's per-channel
+             ranges are equalized first (:mod:`export.equalize`, same float
+             numbers), so no channel is left with a few int8 levels.
 
 ``upsampler="transposed_conv"`` traces every ``depth_to_space`` as a stride-r
 transposed convolution with a 0/1 kernel (same numbers), for GPU delegates
@@ -54,6 +56,7 @@ from export.common import (
     model_info,
     output_file,
 )
+from export.equalize import equalized_lhsp
 from export.parity import (
     MAX_ABS_DIFF,
     MAX_PSNR_DROP_DB,
@@ -252,9 +255,11 @@ def convert(
     quantize: str = "none",
     calibration: list[np.ndarray] | None = None,
     upsampler: str = "depth_to_space",
+    equalize: bool = True,
 ) -> tuple[bytes, list[str]]:
     """Keras model -> ``(TFLite flatbuffer bytes, graph rewrites made)``,
-    builtin ops only."""
+    builtin ops only. ``equalize=False`` skips the LHSP int8 range
+    equalization (:mod:`export.equalize`; for comparisons)."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     if quantize == "int8" and not calibration:
@@ -264,8 +269,12 @@ def convert(
     with tempfile.TemporaryDirectory(prefix="keras_sr_tflite_") as tmp:
         sm = Path(tmp) / "saved_model"
         if quantize == "int8":
-            with int8_safe_shepard(graph) as floors:
+            with (
+                equalized_lhsp(graph, calibration if equalize else []) as equalized,
+                int8_safe_shepard(graph) as floors,
+            ):
                 rewrites = _write_float_saved_model(graph, info, sm, upsampler)
+            rewrites += equalized
             rewrites += [
                 f"{name}: Shepard denominator floor {old:g} -> {new:.3g} "
                 "(int8-representable, ShepardUpsampling.int8_denominator_floor)"

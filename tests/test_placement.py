@@ -311,6 +311,32 @@ def test_shepard_denominator_floor_applies():
     assert out[0, 5, 5, 0] == 0.0
 
 
+@pytest.mark.parametrize("s", [2, 3])
+def test_shepard_denominator_bound_covers_every_placement(s):
+    """``denominator_bound`` (what the int8 floor is sized from) is never
+    exceeded by ``w_c * M`` for random one-pixel-per-cell masks, is reached
+    for equal taps, and is below the naive ``max_c sum(w_c)``."""
+    layer = ShepardUpsampling(s, filters=None, activation=None)
+    layer.build([(1, 4 * s, 4 * s, 3), (1, 4 * s, 4 * s, 1)])
+    rng = np.random.default_rng(s)
+    layer.shepard_kernel.assign(rng.normal(size=layer.shepard_kernel.shape) * 2)
+    bound = layer.denominator_bound()
+    w = tf.nn.softplus(layer.shepard_kernel).numpy()
+    k = layer.kernel_size
+    dens = []
+    for _ in range(300):
+        off = rng.integers(0, s, size=(1, 4, 4, 2)).astype(np.int32)
+        _, mask = pixel_placement(np.zeros((1, 4, 4, 1), np.float32), off, s)
+        den = tf.nn.conv2d(mask, w.reshape(k, k, 1, -1), [1, 1, 1, 1], "SAME")
+        dens.append(float(tf.reduce_max(den)))
+    assert max(dens) <= bound * (1 + 1e-6)
+    assert bound < w.sum(axis=(0, 1)).max()
+    # tight: with equal taps the regular grid puts one pixel in each of the
+    # 3 x 3 cells a (2s+1)-wide window overlaps, and the bound is 9 taps
+    layer.shepard_kernel.assign(np.zeros(layer.shepard_kernel.shape))
+    assert layer.denominator_bound() == pytest.approx(9 * np.log(2.0), rel=1e-6)
+
+
 def test_shepard_validation_and_config():
     with pytest.raises(ValueError, match="mode"):
         ShepardUpsampling(2, mode="full")

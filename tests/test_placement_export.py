@@ -159,12 +159,13 @@ def test_tflite_full_int8_lhsp_model(tmp_path):
     assert corr > 0.99, corr
 
 
-def test_shipped_lhsp_full_int8_keeps_the_sr_map_on_its_own_grid():
-    """The boundary logits (down to about -40) must not set the int8 grid of
-    the SR image: the inference graph computes the SR map alone
-    (``MapsConv2D``), so the shipped lhsp_x3 loses a quarter of a dB in full
-    int8 (measured 32.25 -> 31.97 Set5 x3), not several dB as with one joint
-    2-map tensor (the first weights lost 8.5 dB that way)."""
+def test_shipped_lhsp_full_int8_stays_within_0p2_db():
+    """Full int8 of the shipped lhsp_x3 on Set5 x3 (measured 32.25 -> 32.14).
+    Two things keep it there: the inference graph computes the SR map alone
+    (``MapsConv2D``), so the boundary logits (down to about -40) do not set the
+    int8 grid of the SR image (the first weights lost 8.5 dB with one joint
+    2-map tensor); and the per-channel range equalization of
+    ``export.equalize`` (without it: 31.97, a 0.28 dB loss)."""
     from export.common import model_info
     from export.runtime import TFLiteUpscaler
     from export.tflite import convert, representative_dataset
@@ -174,11 +175,49 @@ def test_shipped_lhsp_full_int8_keeps_the_sr_map_on_its_own_grid():
 
     model = models.get("lhsp_x3", pretrained=True)
     calibration, _ = representative_dataset(1, 3, num_samples=16)
-    content, _ = convert(model, model_info(model), "int8", calibration)
+    content, rewrites = convert(model, model_info(model), "int8", calibration)
     runner = TFLiteUpscaler("int8.tflite", scale=3, model_content=content)
     int8 = evaluate_dataset(runner, SET5_HR, 3, "y-first")["psnr"]
     ref = evaluate_dataset(KerasUpscaler(model), SET5_HR, 3, "y-first")["psnr"]
-    assert ref - 0.5 < int8 < ref, (ref, int8)
+    assert ref - 0.2 < int8 < ref, (ref, int8)
+    assert any("range equalization" in r for r in rewrites)
+
+
+def test_lhsp_range_equalization_is_float_exact_and_restored():
+    """Inside ``equalized_lhsp`` the weights are rescaled per channel (the
+    ranges of X, the Shepard denominator and U become equal) but the float
+    output is the same; on exit the weights are the original ones. Models it
+    does not apply to are left alone."""
+    from export.equalize import equalized_lhsp
+    from keras_sr.models import SRCNN
+
+    keras.utils.set_random_seed(3)
+    model = LHSP(scale=3, filters=8, shepard_filters=4, residual=True)
+    data = luma_patches(6)
+    layer = model.get_layer("shepard")
+    layer.shepard_kernel.assign(np.random.default_rng(0).normal(size=(7, 7, 8, 1)))
+    before = [w.copy() for w in model.get_weights()]
+    ref = [model(x).numpy() for x in data]
+    with equalized_lhsp(model, data) as notes:
+        assert len(notes) == 1 and "range equalization" in notes[0]
+        changed = [not np.array_equal(a, b) for a, b in zip(
+            before, model.get_weights(), strict=True)]
+        assert sum(changed) >= 4  # conv1, Shepard kernels + mixing, hsp
+        for x, r in zip(data, ref, strict=True):
+            np.testing.assert_allclose(model(x).numpy(), r, atol=2e-6)
+        k = layer.kernel_size
+        w = tf.nn.softplus(layer.shepard_kernel).numpy().reshape(k, k, 1, -1)
+        den_max = np.zeros(8)
+        probe = keras.Model(model.inputs, model.get_layer("placement").output[1])
+        for x in data:
+            den = tf.nn.conv2d(probe(x), w, [1, 1, 1, 1], "SAME")
+            den_max = np.maximum(den_max, tf.reduce_max(den, [0, 1, 2]).numpy())
+        np.testing.assert_allclose(den_max, den_max.max(), rtol=1e-4)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    srcnn = SRCNN(scale=3)
+    with equalized_lhsp(srcnn, data) as notes:
+        assert notes == []
 
 
 def test_onnx_matches_keras(tmp_path):

@@ -292,21 +292,48 @@ class ShepardUpsampling(keras.layers.Layer):
         out = out + tf.cast(self.bias, dtype)
         return self.activation(out)
 
+    def denominator_bound(self) -> float:
+        """The largest value any channel's denominator ``w_c * M`` can take
+        (depthwise mode), for any placement.
+
+        ``M`` holds exactly one 1 per ``s x s`` cell, so at an HR position the
+        denominator is at most the sum, over the cells the ``k x k`` window
+        overlaps, of the largest tap falling in each cell; the bound is the
+        maximum over the ``s^2`` alignments of window and cells and over the
+        channels (4x tighter than ``sum(w_c)`` for the trained ``lhsp_x3``).
+        """
+        if self.mode != "depthwise":
+            raise ValueError("denominator_bound applies to mode='depthwise'")
+        weights = tf.nn.softplus(tf.cast(self.shepard_kernel, "float32")).numpy()
+        taps = weights[:, :, :, 0]  # [k, k, C]
+        k, s = self.kernel_size, self.scale
+        bound = 0.0
+        for ry in range(s):
+            rows = (ry + np.arange(k) - k // 2) // s
+            for rx in range(s):
+                cols = (rx + np.arange(k) - k // 2) // s
+                total = np.zeros(taps.shape[-1])
+                for cy in np.unique(rows):
+                    for cx in np.unique(cols):
+                        cell = taps[rows == cy][:, cols == cx]
+                        total += cell.max(axis=(0, 1))
+                bound = max(bound, float(total.max()))
+        return bound
+
     def int8_denominator_floor(self, steps: int = 2) -> float:
         """The smallest floor that survives full-int8 quantization (depthwise).
 
-        ``den_c`` lies in ``[0, sum(w_c)]`` (non-negative taps, a 0/1 mask), so
-        its int8 step is at most ``max_c sum(w_c) / 255``; a floor of ``steps``
-        such steps never rounds to the DIV zero point, which a trained kernel's
-        tiny denominators otherwise can (the int8 DIV kernel aborts). Returns
-        ``max(denominator_floor, steps * max_c sum(w_c) / 255)``; the
-        exporter uses it for ``int8`` only (float keeps ``denominator_floor``).
+        Every denominator lies in ``[0, denominator_bound()]``, so its int8
+        step is at most ``denominator_bound() / 255``; a floor of ``steps``
+        such steps never rounds to the DIV zero point, which a trained
+        kernel's tiny denominators otherwise can (the int8 DIV kernel aborts).
+        Returns ``max(denominator_floor, steps * denominator_bound() / 255)``;
+        the exporter uses it for ``int8`` only (float keeps
+        ``denominator_floor``).
         """
         if self.mode != "depthwise":
             raise ValueError("int8_denominator_floor applies to mode='depthwise'")
-        weights = tf.nn.softplus(tf.cast(self.shepard_kernel, "float32"))
-        bound = float(tf.reduce_max(tf.reduce_sum(weights, axis=[0, 1, 3])))
-        return max(self.denominator_floor, steps * bound / 255.0)
+        return max(self.denominator_floor, steps * self.denominator_bound() / 255.0)
 
     def compute_output_shape(self, input_shape):
         (b, h, w, c), _ = input_shape
