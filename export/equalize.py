@@ -131,7 +131,9 @@ def _restore(layers: list, weights: list) -> None:
 
 
 @contextlib.contextmanager
-def equalized_lhsp(model, calibration: Sequence[np.ndarray]) -> Iterator[list[str]]:
+def equalized_lhsp(
+    model: keras.Model, calibration: Sequence[np.ndarray]
+) -> Iterator[list[str]]:
     """Within the block an LHSP ``model`` computes the same float function with
     per-channel ranges equalized for int8 (see the module docstring); yields a
     list with one line describing the rewrite (empty when the model is not an
