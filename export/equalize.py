@@ -88,7 +88,7 @@ def _channel_maxima(model, layers: dict, calibration: Sequence[np.ndarray]):
     shepard = layers["shepard"]
     outputs = [layers["conv1"].output, model.get_layer("placement").output[1]]
     outputs.append(shepard.output)
-    probe = keras.Model(model.inputs, outputs)
+    probe = keras.Model(model.input, outputs)
     k = shepard.kernel_size
     weights = tf.nn.softplus(shepard.shepard_kernel)
     den_kernel = tf.reshape(weights, [k, k, 1, -1])
