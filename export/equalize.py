@@ -155,10 +155,9 @@ def equalized_lhsp(
         reference = [model(x, training=False).numpy() for x in probe]
         x_max, den_max, u_max = _channel_maxima(model, layers, calibration)
         a, b = _equalizer(den_max), _equalizer(x_max)
+        # U is the same under a and b (exact), so its maxima still apply
         t = None if layers["hsp"] is None else _equalizer(u_max)
-        _rescale(layers, a, b, None)
-        if t is not None:  # U's maxima after the X rescaling (exact: same U)
-            _rescale(layers, np.ones_like(a), np.ones_like(b), t)
+        _rescale(layers, a, b, t)
         moved = max(
             float(np.max(np.abs(model(x, training=False).numpy() - r)))
             for x, r in zip(probe, reference, strict=True)
