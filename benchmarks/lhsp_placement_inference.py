@@ -6,7 +6,8 @@ of METHODS §8.3 does at inference; the full-int8 rows separate the int8 loss
 of the placement offsets from that of the rest of the network, the
 ``float, int8 floor`` rows what the int8 export's raised Shepard denominator
 floor (``ShepardUpsampling.int8_denominator_floor``, sized after the range
-equalization of ``export/equalize.py``, as in the export) costs in float, and
+equalization of ``export/equalize.py``: ``export.tflite.int8_float_weights``)
+costs in float, and
 the ``no equalization`` rows the int8 export without that equalization. Set5 and
 Set14 x3, y-first protocol (exactly ``keras-sr evaluate``). Writes
 ``benchmarks/results/lhsp_placement_inference.json``.
@@ -24,16 +25,6 @@ import contextlib
 from _common import environment, setup, write_json
 
 
-@contextlib.contextmanager
-def _int8_floor(model, calibration):
-    """The float model with the weights and Shepard floor of its int8 export."""
-    from export.equalize import equalized_lhsp
-    from export.tflite import int8_safe_shepard
-
-    with equalized_lhsp(model, calibration), int8_safe_shepard(model):
-        yield
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="lhsp_x3")
@@ -45,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from export.common import model_info
     from export.runtime import TFLiteUpscaler
-    from export.tflite import convert, representative_dataset
+    from export.tflite import convert, int8_float_weights, representative_dataset
     from keras_sr import models
     from keras_sr.evaluation import evaluate_dataset
     from keras_sr.inference import KerasUpscaler
@@ -59,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             # what the int8 export's raised Shepard floor costs in float
             runners["float, int8 floor"] = (
                 KerasUpscaler(model, name="floor"),
-                _int8_floor(model, calibration),
+                int8_float_weights(model, calibration),
             )
             for label, equalize in (("", True), (", no equalization", False)):
                 content, _ = convert(

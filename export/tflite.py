@@ -268,20 +268,14 @@ def convert(
     graph = split_prelu_model(model) if split else model
     with tempfile.TemporaryDirectory(prefix="keras_sr_tflite_") as tmp:
         sm = Path(tmp) / "saved_model"
-        if quantize == "int8":
-            with (
-                equalized_lhsp(graph, calibration if equalize else []) as equalized,
-                int8_safe_shepard(graph) as floors,
-            ):
-                rewrites = _write_float_saved_model(graph, info, sm, upsampler)
-            rewrites += equalized
-            rewrites += [
-                f"{name}: Shepard denominator floor {old:g} -> {new:.3g} "
-                "(int8-representable, ShepardUpsampling.int8_denominator_floor)"
-                for name, old, new in floors
-            ]
-        else:
+        twin = (
+            int8_float_weights(graph, calibration if equalize else [])
+            if quantize == "int8"
+            else contextlib.nullcontext([])
+        )
+        with twin as int8_rewrites:
             rewrites = _write_float_saved_model(graph, info, sm, upsampler)
+        rewrites += int8_rewrites
         if split:
             rewrites.append(
                 "each Conv2D + PReLU as one Conv2D with kernel [W, -W] and fused "
@@ -323,6 +317,25 @@ def convert(
                 f"TFLite conversion ({quantize}) with builtin ops only failed: "
                 f"{_converter_error_summary(str(err))}"
             ) from err
+
+
+@contextlib.contextmanager
+def int8_float_weights(
+    model: keras.Model, calibration: list[np.ndarray]
+) -> Iterator[list[str]]:
+    """Within the block ``model`` is the float twin of its int8 export: LHSP
+    range equalization (:mod:`export.equalize`, skipped with no
+    ``calibration``) and the int8-safe Shepard floors, both undone on exit.
+    Yields the rewrites as the export reports them."""
+    with (
+        equalized_lhsp(model, calibration) as equalized,
+        int8_safe_shepard(model) as floors,
+    ):
+        yield equalized + [
+            f"{name}: Shepard denominator floor {old:g} -> {new:.3g} "
+            "(int8-representable, ShepardUpsampling.int8_denominator_floor)"
+            for name, old, new in floors
+        ]
 
 
 @contextlib.contextmanager
