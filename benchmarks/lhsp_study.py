@@ -130,10 +130,17 @@ def _edge_crop(hr_y: np.ndarray, bic_y: np.ndarray, size: int) -> tuple[int, int
 
 
 def draw_figure(
-    runs_dir: Path, scale: int, path: Path, crop: int = 48, zoom: int = 4
+    runs_dir: Path,
+    scale: int,
+    path: Path,
+    crop: int = 48,
+    zoom: int = 4,
+    lhsp_model: Path | None = None,
 ) -> None:
     """Edge crops, columns bicubic | SRCNN | LHSP | HR (colour: Y by the
-    model, CbCr bicubic), each crop enlarged ``zoom`` times (nearest)."""
+    model, CbCr bicubic), each crop enlarged ``zoom`` times (nearest). The
+    models are ``runs_dir``'s srcnn and lhsp_residual rows, or ``lhsp_model``
+    for the LHSP column."""
     import keras
     from PIL import Image, ImageDraw
 
@@ -145,9 +152,12 @@ def draw_figure(
 
     ups = {"bicubic": BicubicUpscaler(scale)}
     # LHSP as the lhsp_x* presets build it (with the bicubic skip)
-    for key, row in (("srcnn", "srcnn"), ("lhsp", "lhsp_residual")):
-        model = keras.models.load_model(runs_dir / row / "model.keras", compile=False)
-        ups[key] = KerasUpscaler(model, name=row)
+    files = {
+        "srcnn": runs_dir / "srcnn" / "model.keras",
+        "lhsp": lhsp_model or runs_dir / "lhsp_residual" / "model.keras",
+    }
+    for key, file in files.items():
+        ups[key] = KerasUpscaler(keras.models.load_model(file, compile=False), key)
     labels = ["bicubic", "SRCNN", "LHSP", "HR"]
     side = crop * zoom
     pad, head = 6, 22
@@ -219,9 +229,20 @@ def main() -> None:
         "= the lhsp_residual row) from the models saved in --runs-dir to this "
         "PNG, e.g. docs/lhsp_x3_edges.png",
     )
+    parser.add_argument(
+        "--figure-lhsp",
+        type=Path,
+        default=None,
+        help="with --figure: the LHSP column from this saved model instead",
+    )
     args = parser.parse_args()
     if args.figure:
-        draw_figure(Path(args.runs_dir), args.scale, Path(args.figure))
+        draw_figure(
+            Path(args.runs_dir),
+            args.scale,
+            Path(args.figure),
+            lhsp_model=args.figure_lhsp,
+        )
         return
 
     from keras_sr.evaluation import evaluate_dataset

@@ -53,7 +53,10 @@ sys.path.insert(0, str(REPO))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_sr.models.lhsp.lhsp_presets import PRESET_CONFIG  # noqa: E402
+from keras_sr.models.lhsp.lhsp_presets import (  # noqa: E402
+    PRESET_CONFIG,
+    PRESET_PLACEMENT,
+)
 
 DATA = Path(os.environ.get("KERAS_SR_SHARED_DATA", REPO.parent / "shared" / "data"))
 T91 = DATA / "train" / "T91"
@@ -168,15 +171,22 @@ def train(
     overrides: dict | None = None,
     decay_at: float = 0.0,
     checkpoint_dir: Path | None = None,
+    init: Path | None = None,
 ) -> dict:
     """Train one variant; returns the model and a record of the run.
 
     With ``checkpoint_dir`` the model and optimizer state are saved there
     every ``log_every`` steps (``CheckpointCallback``: atomic, last 2 kept) and
-    a run started again with the same arguments resumes from the latest."""
+    a run started again with the same arguments resumes from the latest.
+    ``init`` (a saved ``.keras`` model of the same architecture) starts the
+    run from its weights instead of a random initialisation (fine-tuning)."""
     from keras_sr.training.callbacks import CheckpointCallback
     keras.utils.set_random_seed(seed)
     model, trainable, info = build_variant(variant, scale, overrides)
+    if init is not None:
+        model(tf.zeros([1, patch, patch, 1]))
+        model.set_weights(keras.saving.load_model(init, compile=False).get_weights())
+        info["initialised_from"] = str(init)
     with_boundary = variant != "srcnn"
     ds = make_training_data(scale, patch, batch, degradation, seed, with_boundary)
     schedule = lr
@@ -266,6 +276,13 @@ def main() -> None:
         "resume from there when started again",
     )
     parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        metavar="MODEL.keras",
+        help="start from these weights (a saved model of the same variant)",
+    )
+    parser.add_argument(
         "--ship",
         action="store_true",
         help="also write keras_sr/pretrained/lhsp_x{s}.weights.h5",
@@ -289,6 +306,7 @@ def main() -> None:
         overrides=parse_overrides(args.set),
         decay_at=args.decay_at,
         checkpoint_dir=Path(args.output) / "checkpoints" if args.checkpoint else None,
+        init=args.init,
     )
     model, record = run["model"], run["record"]
     record["eval"] = evaluate(model, args.scale, args.variant)
@@ -336,9 +354,10 @@ def check_preset_config(variant: str, scale: int, overrides: dict) -> None:
     keys = [k for k in preset if k not in ("name", "trainable")]
     differ = [k for k in keys if built.get(k) != preset[k]]
     if differ:
+        sets = " ".join(f"--set {k}={v}" for k, v in PRESET_PLACEMENT.items())
         raise SystemExit(
             f"--ship: variant {variant!r} differs from the lhsp_x{scale} preset in "
-            f"{', '.join(differ)}; ship --variant lhsp_residual"
+            f"{', '.join(differ)}; ship --variant lhsp_residual {sets}"
         )
 
 
