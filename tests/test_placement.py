@@ -220,6 +220,40 @@ def test_offsets_parameters_are_used():
 # -------------------------------------------------------------------- layers
 
 
+def _step_edges(noise: float) -> np.ndarray:
+    """One vertical step edge of every 8-bit height 1..255 (a batch of 255
+    LR images, Y/255), plus ``noise`` (uniform, far below half a level) that
+    varies along the rows only: the vertical gradient stays exactly 0, as it
+    does on a real 8-bit edge (at even scales the unmoved position itself is a
+    rounding boundary, which only an exact 0 keeps)."""
+    steps = np.arange(1, 256, dtype=np.float64)[:, None, None, None] / 255.0
+    y = np.zeros((255, 6, 8, 1)) + steps * (np.arange(8) >= 4)[None, None, :, None]
+    rng = np.random.default_rng(0)
+    return (y + rng.uniform(-noise, noise, (255, 1, 8, 1))).astype(np.float32)
+
+
+@pytest.mark.parametrize("s", [3, 4])
+def test_preset_tau_keeps_8bit_edges_off_the_rounding_boundary(s):
+    """On 8-bit input a step of exactly ``tau * 255`` levels (x3) sits on the
+    rounding boundary of the offsets, where float32 vs float16 or ``x/255`` vs
+    ``x*(1/255)`` move the pixel differently (the SavedModel uint8 signature
+    and the float16 TFLite then fail parity). The presets' tau keeps every
+    step height a margin away: sub-level noise changes no offset."""
+    from keras_sr import models
+
+    tau = models.get(f"lhsp_x{s}", pretrained=False).get_config()["tau"]
+    clean, noisy = _step_edges(0.0), _step_edges(2e-4)
+    assert np.array_equal(
+        placement_offsets(clean, s, tau=tau).numpy(),
+        placement_offsets(noisy, s, tau=tau).numpy(),
+    )
+    # a whole-level tau does flip offsets under the same noise (the check bites)
+    assert not np.array_equal(
+        placement_offsets(clean, s, tau=0.2).numpy(),
+        placement_offsets(noisy, s, tau=0.2).numpy(),
+    )
+
+
 def test_pixel_placement_layer_and_disabled_displacement():
     y = edge_image("vertical")
     feats = np.random.default_rng(0).random((1, 12, 12, 4)).astype(np.float32)

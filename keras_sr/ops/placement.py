@@ -197,7 +197,12 @@ def placement_offsets(
         luma: float ``[B, h, w, 1]`` luminance (Y/255 for the Y models).
         scale: upscaling factor ``s``.
         rho: displacement gain (fraction of the half cell) [GUESS 1.0].
-        tau: gradient magnitude of full displacement [GUESS 0.1].
+        tau: gradient magnitude of full displacement [GUESS 0.1]. On 8-bit
+            input keep ``tau * 255`` off whole numbers (0.1 is 25.5 levels):
+            at x3 a pixel moves where a central difference reaches ``tau``,
+            so a whole-level ``tau`` puts real edges exactly on the rounding
+            boundary of step 4, and float16 or a different ``/255`` decide
+            them differently (export parity fails).
         min_magnitude: below this gradient magnitude nothing moves [GUESS 0.02].
         ridge_epsilon: ``|dm|`` below which a pixel is on the ridge [DESIGN 1e-4].
         epsilon: added under the square root of the magnitude [DESIGN 1e-12].
