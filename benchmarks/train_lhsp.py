@@ -31,9 +31,17 @@ Usage::
         --steps 3000 --variant lhsp --output runs/lhsp/lhsp_x3
 
 ``--checkpoint`` saves the training state every 200 steps and resumes a
-restarted run. The shipped ``lhsp_x3`` weights are the ``lhsp_residual`` row
-of the 240,000-step study (``benchmarks/lhsp_study.py``, which calls
-``train`` below; see its docstring).
+restarted run; ``--init MODEL.keras`` starts from saved weights. The shipped
+``lhsp_x3`` weights are the ``lhsp_residual`` row of the 240,000-step study
+(``benchmarks/lhsp_study.py``, which calls ``train`` below; see its
+docstring), fine-tuned at the presets' placement threshold::
+
+    .venv/bin/python benchmarks/train_lhsp.py --variant lhsp_residual \
+        --set tau=0.1980392156862745 --init runs/long240k/lhsp_residual/model.keras \
+        --scale 3 --steps 20000 --lr 1e-4 --decay-at 0.7 --threads 2 \
+        --checkpoint --output runs/lhsp_x3_tau0198 --ship
+
+(``tau = 50.5/255``, chosen by ``benchmarks/lhsp_tau_sweep.py``).
 """
 
 from __future__ import annotations
