@@ -217,9 +217,6 @@ def test_offsets_parameters_are_used():
     assert half[0, 0, 5, 1] == 1 and full[0, 0, 5, 1] == 0  # 2 - 1 vs 2 - 2
 
 
-# -------------------------------------------------------------------- layers
-
-
 def _step_edges(noise: float) -> np.ndarray:
     """One vertical step edge of every 8-bit height 1..255 (a batch of 255
     LR images, Y/255), plus ``noise`` (uniform, far below half a level) that
@@ -252,6 +249,9 @@ def test_preset_tau_keeps_8bit_edges_off_the_rounding_boundary(s):
         placement_offsets(clean, s, tau=0.2).numpy(),
         placement_offsets(noisy, s, tau=0.2).numpy(),
     )
+
+
+# -------------------------------------------------------------------- layers
 
 
 def test_pixel_placement_layer_and_disabled_displacement():
