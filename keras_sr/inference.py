@@ -29,6 +29,7 @@ from keras_sr.ops.resize import imresize
 __all__ = [
     "BicubicUpscaler",
     "KerasUpscaler",
+    "SelfEnsembleUpscaler",
     "Upscaler",
     "load_upscaler",
     "register_resolver",
@@ -77,6 +78,66 @@ class KerasUpscaler(Upscaler):
             x = tf.cast(x, tf.float32) / 255.0
         x = tf.cast(x, tf.float32)
         return np.asarray(self.model(x, training=False), dtype=np.float32)
+
+
+def _dihedral(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
+    """Transform ``k`` (0..7) of the square's symmetry group on NHWC ``x``:
+    bit 0 flips rows, bit 1 flips columns, bit 2 swaps rows and columns
+    (applied in that order; ``inverse`` undoes them in reverse order)."""
+    steps = [(1, lambda a: a[:, ::-1]), (2, lambda a: a[:, :, ::-1])]
+    steps.append((4, lambda a: np.transpose(a, (0, 2, 1, 3))))
+    for bit, op in reversed(steps) if inverse else steps:
+        if k & bit:
+            x = op(x)
+    return x
+
+
+class SelfEnsembleUpscaler(Upscaler):
+    """Geometric self-ensemble ("+" in EDSR+, RCAN+): the mean of ``inner``
+    over flipped and transposed copies of the input, each mapped back.
+
+    ``transforms`` is 1 (identity), 2 (+ vertical flip), 4 (all flips) or 8
+    (flips and transposes, the usual choice). Costs ``transforms`` forward
+    passes, one per copy (so fixed-batch artifacts work too). Any ``inner``
+    upscaler: Keras, TFLite, ONNX, SavedModel, bicubic. Input float ``[0, 1]``
+    (float32/64) or uint8 NHWC ``[B, h, w, C]``; output float32
+    ``[B, h*s, w*s, C]``.
+
+    Example::
+
+        up = SelfEnsembleUpscaler(load_upscaler("lhsp_x3"))
+        sr = up(lr_y[None])  # lr_y: float32 [h, w, 1] in [0, 1]
+
+    A network that is already flip- and transpose-equivariant (MATLAB bicubic
+    is) gives back its own output; ``benchmarks/self_ensemble.py`` measures
+    the gain of the shipped models.
+    """
+
+    def __init__(self, inner: Upscaler, transforms: int = 8):
+        if transforms not in (1, 2, 4, 8):
+            raise ValueError(
+                f"self-ensemble transforms must be 1, 2, 4 or 8, got {transforms!r}"
+            )
+        self.inner = inner
+        self.transforms = int(transforms)
+        self.scale = inner.scale
+        self.channels = inner.channels
+        self.name = f"{inner.name}+" if transforms > 1 else inner.name
+
+    def __call__(self, lr: np.ndarray) -> np.ndarray:
+        x = np.asarray(lr)
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / 255.0
+        if x.dtype != np.float64:  # float64 (the evaluation's LR) stays as is
+            x = x.astype(np.float32)
+        if x.ndim != 4:
+            raise ValueError(f"self-ensemble expects NHWC [B, h, w, C], got {x.shape}")
+        total = None
+        for k in range(self.transforms):
+            y = np.asarray(self.inner(np.ascontiguousarray(_dihedral(x, k))))
+            y = _dihedral(y.astype(np.float64), k, inverse=True)
+            total = y if total is None else total + y
+        return (total / self.transforms).astype(np.float32)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -205,14 +266,23 @@ for _r in (_resolve_bicubic, _resolve_keras_file, _resolve_artifact, _resolve_pr
     register_resolver(_r)
 
 
-def load_upscaler(spec: str, scale: int | None = None) -> Upscaler:
+def load_upscaler(
+    spec: str, scale: int | None = None, self_ensemble: int | None = None
+) -> Upscaler:
     """Resolve ``spec`` (``bicubic``, a preset, ``.keras``, ``.tflite``,
     ``.onnx`` or a SavedModel folder) to an :class:`Upscaler`.
 
+    ``self_ensemble`` (1, 2, 4 or 8) wraps the result in
+    :class:`SelfEnsembleUpscaler`.
+
     Raises:
-        ValueError: nothing recognises ``spec``, or its scale differs from
-            ``scale``.
+        ValueError: nothing recognises ``spec``, its scale differs from
+            ``scale``, or ``self_ensemble`` is not 1, 2, 4 or 8.
     """
+    if self_ensemble is not None and self_ensemble not in (1, 2, 4, 8):
+        raise ValueError(
+            f"self-ensemble transforms must be 1, 2, 4 or 8, got {self_ensemble!r}"
+        )
     for resolver in _RESOLVERS:
         upscaler = resolver(spec, scale)
         if upscaler is not None:
@@ -220,6 +290,8 @@ def load_upscaler(spec: str, scale: int | None = None) -> Upscaler:
                 raise ValueError(
                     f"model {spec!r} upscales x{upscaler.scale}, but --scale is {scale}"
                 )
+            if self_ensemble is not None:
+                upscaler = SelfEnsembleUpscaler(upscaler, self_ensemble)
             return upscaler
     known = ""
     try:

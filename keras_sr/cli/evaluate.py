@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from keras_sr.cli import add_self_ensemble_argument
 from keras_sr.utils.atomic import atomic_write_bytes
 
 
@@ -34,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(default: y-first)",
     )
     p.add_argument("--output", help="write the results as JSON to this file")
+    add_self_ensemble_argument(p)
     p.add_argument("--save-images", help="write the uint8 SR images to this folder")
     p.add_argument("--quiet", action="store_true", help="print only the mean")
     p.set_defaults(func=run)
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from keras_sr.inference import load_upscaler
 
     scale = check_scale(args.scale)
-    upscaler = load_upscaler(args.model, scale)
+    upscaler = load_upscaler(args.model, scale, args.self_ensemble)
 
     def progress(items):
         return tqdm(
@@ -66,10 +68,12 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     result["model"] = args.model
+    result["self_ensemble"] = args.self_ensemble or 1
     if not args.quiet:
         width = max(len(r["name"]) for r in result["images"])
+        ensemble = f"  self-ensemble {args.self_ensemble}" if args.self_ensemble else ""
         print(
-            f"model {args.model}  x{scale}  protocol {args.protocol}  "
+            f"model {args.model}{ensemble}  x{scale}  protocol {args.protocol}  "
             f"dataset {args.dataset}"
         )
         print(f"{'image':<{width}}  {'PSNR':>8}  {'SSIM':>7}")

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from keras_sr.cli import add_self_ensemble_argument
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -37,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="upscaling factor (required for bicubic; checked otherwise)",
     )
     p.add_argument("--output", required=True, help="output folder")
+    add_self_ensemble_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from keras_sr.inference import load_upscaler, upscale_image
     from keras_sr.io import read_image_with_alpha, write_image
 
-    upscaler = load_upscaler(args.model, args.scale)
+    upscaler = load_upscaler(args.model, args.scale, args.self_ensemble)
     files, problems = collect_inputs(args.inputs)
     for item, reason in problems:
         print(f"keras-sr: skipped {item}: {reason}", file=sys.stderr)
