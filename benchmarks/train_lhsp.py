@@ -59,6 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_sr.models.lhsp.lhsp_presets import (  # noqa: E402
@@ -177,7 +178,7 @@ def train(
     seed: int = 0,
     log_every: int = 200,
     overrides: dict | None = None,
-    decay_at: float = 0.0,
+    decay_at: float | list[float] = 0.0,
     checkpoint_dir: Path | None = None,
     init: Path | None = None,
 ) -> dict:
@@ -198,10 +199,11 @@ def train(
     with_boundary = variant != "srcnn"
     ds = make_training_data(scale, patch, batch, degradation, seed, with_boundary)
     schedule = lr
-    if decay_at:  # 10x lower lr for the last (1 - decay_at) of the steps
-        boundary = int(round(steps * decay_at))
+    drops = sorted(d for d in np.atleast_1d(decay_at) if d)
+    if drops:  # the lr drops 10x after each of these fractions of the steps
+        boundaries = [int(round(steps * d)) for d in drops]
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-            [boundary], [lr, lr * 0.1]
+            boundaries, [lr * 0.1**k for k in range(len(drops) + 1)]
         )
     if variant == "srcnn":  # SRCNN upsamples the LR (MATLAB bicubic) inside
         trainable.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
@@ -238,8 +240,10 @@ def train(
             "hr_patch": patch * scale,
             "learning_rate": lr,
             "optimizer": "Adam (fixed lr)"
-            if not decay_at
-            else f"Adam, lr x0.1 after {decay_at:.0%} of the steps",
+            if not drops
+            else "Adam, lr x0.1 after "
+            + " and ".join(f"{d:.0%}" for d in drops)
+            + " of the steps",
             "degradation": degradation,
             "train_data": "T91 + BSD200 (boundary maps: BSD200_boundaries)",
             "train_seconds": round(seconds, 1),
@@ -263,8 +267,10 @@ def main() -> None:
     parser.add_argument(
         "--decay-at",
         type=float,
-        default=0.0,
-        help="fraction of the steps after which the lr drops 10x (0 = fixed lr)",
+        nargs="+",
+        default=[0.0],
+        help="fractions of the steps after which the lr drops 10x, e.g. 0.7 0.9 "
+        "(0 = fixed lr)",
     )
     parser.add_argument(
         "--threads", type=int, default=0, help="TF intra-op threads (0 = all)"
