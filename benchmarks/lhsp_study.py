@@ -54,7 +54,8 @@ side, one thread each, with ``train_lhsp.py --checkpoint`` (same arguments,
 only restored and evaluated it (``final_train_loss`` null), and it resumed
 the LHSP row with two threads from step 94,600 (its ``resumed_at_step``).
 The 240,000-step rows (the shipped ``lhsp_x3`` weights are this LHSP row
-fine-tuned at ``tau = 50.5/255``: ``benchmarks/train_lhsp.py``'s docstring)
+fine-tuned at ``tau = 50.5/255``, then on larger crops:
+``benchmarks/train_lhsp.py``'s docstring)
 come from continuing both rows once more, from their 150,000-step
 checkpoints to 240,000 steps, the same way::
 
