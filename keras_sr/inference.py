@@ -80,6 +80,13 @@ class KerasUpscaler(Upscaler):
         return np.asarray(self.model(x, training=False), dtype=np.float32)
 
 
+def _check_transforms(transforms: int) -> None:
+    if transforms not in (1, 2, 4, 8):
+        raise ValueError(
+            f"self-ensemble transforms must be 1, 2, 4 or 8, got {transforms!r}"
+        )
+
+
 def _dihedral(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
     """Transform ``k`` (0..7) of the square's symmetry group on NHWC ``x``:
     bit 0 flips rows, bit 1 flips columns, bit 2 swaps rows and columns
@@ -114,10 +121,7 @@ class SelfEnsembleUpscaler(Upscaler):
     """
 
     def __init__(self, inner: Upscaler, transforms: int = 8):
-        if transforms not in (1, 2, 4, 8):
-            raise ValueError(
-                f"self-ensemble transforms must be 1, 2, 4 or 8, got {transforms!r}"
-            )
+        _check_transforms(transforms)
         self.inner = inner
         self.transforms = int(transforms)
         self.scale = inner.scale
@@ -279,10 +283,8 @@ def load_upscaler(
         ValueError: nothing recognises ``spec``, its scale differs from
             ``scale``, or ``self_ensemble`` is not 1, 2, 4 or 8.
     """
-    if self_ensemble is not None and self_ensemble not in (1, 2, 4, 8):
-        raise ValueError(
-            f"self-ensemble transforms must be 1, 2, 4 or 8, got {self_ensemble!r}"
-        )
+    if self_ensemble is not None:  # before loading anything
+        _check_transforms(self_ensemble)
     for resolver in _RESOLVERS:
         upscaler = resolver(spec, scale)
         if upscaler is not None:
