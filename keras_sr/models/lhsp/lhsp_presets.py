@@ -22,7 +22,7 @@ PRESET_CONFIG = {"residual": True, "padding": "replicate"}
 #: 0.1: moving pixels at weak gradients costs PSNR. Half a level, not 0.2 (51
 #: levels), so that no 8-bit edge sits on the offsets' rounding boundary (there
 #: float16 and uint8 exports disagree with float32). The shipped ``lhsp_x3``
-#: weights were fine-tuned with it (Set5 x3 32.42 dB, ``lhsp_x3.json``).
+#: weights were fine-tuned with it (Set5 x3 32.44 dB, ``lhsp_x3.json``).
 PRESET_PLACEMENT = {"tau": 50.5 / 255}
 
 for _s in (2, 3, 4):
