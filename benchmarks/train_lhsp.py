@@ -74,6 +74,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_sr.models.lhsp import grow_lhsp_weights  # noqa: E402
 from keras_sr.models.lhsp.lhsp_presets import (  # noqa: E402
     PRESET_CONFIG,
     PRESET_PLACEMENT,
@@ -199,14 +200,15 @@ def train(
     With ``checkpoint_dir`` the model and optimizer state are saved there
     every ``log_every`` steps (``CheckpointCallback``: atomic, last 2 kept) and
     a run started again with the same arguments resumes from the latest.
-    ``init`` (a saved ``.keras`` model of the same architecture) starts the
-    run from its weights instead of a random initialisation (fine-tuning)."""
+    ``init`` (a saved ``.keras`` model of the same architecture, or a smaller
+    one: ``grow_lhsp_weights``) starts the run from its weights instead of a
+    random initialisation (fine-tuning)."""
     from keras_sr.training.callbacks import CheckpointCallback
     keras.utils.set_random_seed(seed)
     model, trainable, info = build_variant(variant, scale, overrides)
     if init is not None:
         model(tf.zeros([1, patch, patch, 1]))
-        model.set_weights(keras.saving.load_model(init, compile=False).get_weights())
+        grow_lhsp_weights(keras.saving.load_model(init, compile=False), model)
         info["initialised_from"] = str(init)
     with_boundary = variant != "srcnn"
     ds = make_training_data(scale, patch, batch, degradation, seed, with_boundary)
@@ -306,7 +308,8 @@ def main() -> None:
         type=Path,
         default=None,
         metavar="MODEL.keras",
-        help="start from these weights (a saved model of the same variant)",
+        help="start from these weights (a saved model of the same variant, or a "
+        "smaller one: grown without changing its output, see grow_lhsp_weights)",
     )
     parser.add_argument(
         "--ship",

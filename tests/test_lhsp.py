@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras_sr import models
 from keras_sr.data.degradations import blur_downscale
 from keras_sr.inference import KerasUpscaler
-from keras_sr.models.lhsp import LHSP, LHSPTrainer, lhsp_loss
+from keras_sr.models.lhsp import LHSP, LHSPTrainer, grow_lhsp_weights, lhsp_loss
 from tests.helpers import (
     BSD200,
     BSD200_BOUNDARIES,
@@ -75,6 +75,44 @@ def test_config_and_keras_file_roundtrip(tmp_path):
         LHSP(channels=3)
     with pytest.raises(ValueError, match="odd"):
         LHSP(hsp_kernel=4)
+
+
+def test_grow_lhsp_weights_keeps_the_output_and_then_trains_the_new_weights():
+    keras.utils.set_random_seed(3)
+    small = LHSP(scale=3, residual=True, **TINY)
+    # train a little so that no weight is at its initial value
+    lr, y = batch(s=3, with_boundary=None)
+    trainer = LHSPTrainer(small, boundary_weight=0.0)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
+    trainer.fit(lr, y, epochs=2, batch_size=4, verbose=0)
+    big = LHSP(
+        scale=3,
+        residual=True,
+        filters=8,
+        shepard_filters=6,
+        conv1_kernel=9,
+        hsp_kernel=7,
+    )
+    grow_lhsp_weights(small, big)
+    x = np.random.default_rng(5).random((2, 9, 7, 1)).astype(np.float32)
+    np.testing.assert_allclose(big(x), small(x), atol=1e-6)
+    k_small = small.get_layer("conv1").kernel.numpy()
+    k_big = big.get_layer("conv1").kernel.numpy()
+    np.testing.assert_array_equal(k_big[2:7, 2:7], k_small)
+    assert not np.any(k_big[:2]) and not np.any(k_big[:, 7:])
+    # the new HSP inputs start at zero but receive a gradient
+    hsp = big.get_layer("hsp").kernel
+    assert not np.any(hsp.numpy()[:, :, 4:])
+    trainer = LHSPTrainer(big, boundary_weight=0.0)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
+    trainer.fit(lr, y, epochs=1, batch_size=4, verbose=0)
+    assert np.any(hsp.numpy()[:, :, 4:])
+    with pytest.raises(ValueError, match="conv1/kernel .* cannot grow into"):
+        grow_lhsp_weights(big, small)
+    with pytest.raises(ValueError, match="Shepard kernel cannot grow"):
+        grow_lhsp_weights(small, LHSP(scale=3, residual=True, filters=16))
+    with pytest.raises(ValueError, match="do not match"):
+        grow_lhsp_weights(small, LHSP(scale=3, hsp=False, **TINY))
 
 
 def test_residual_adds_matlab_bicubic_and_roundtrips(tmp_path):

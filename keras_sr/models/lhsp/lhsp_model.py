@@ -9,6 +9,7 @@ conv with two output maps, the SR image and a boundary map.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_sr.layers.core import BicubicUpsample, Pad2D
@@ -16,7 +17,7 @@ from keras_sr.layers.placement import PixelPlacement, ShepardUpsampling
 from keras_sr.models.base import SRBackbone, image_input
 from keras_sr.utils.registry import keras_sr_export
 
-__all__ = ["LHSP", "MapsConv2D"]
+__all__ = ["LHSP", "MapsConv2D", "grow_lhsp_weights"]
 
 
 @keras_sr_export("keras_sr.models.lhsp.MapsConv2D")
@@ -221,3 +222,58 @@ class LHSP(SRBackbone):
                 logits
             )
         return keras.Model(self.input, outputs, name=f"{self.name}_training")
+
+
+def grow_lhsp_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy ``source``'s weights into ``target``, a model of the same layers
+    that may be larger: wider kernels (``conv1_kernel``, ``hsp_kernel``) or
+    more channels (``shepard_filters``).
+
+    Function-preserving: a smaller kernel is embedded at the centre of the
+    larger one with zeros around it, and a new input channel of a kernel gets
+    zero weights, so ``target`` computes what ``source`` did; new output
+    channels keep ``target``'s random initialisation (their consumers see them
+    through zero weights until training moves those). The Shepard kernel may
+    not grow (its zero would be ``softplus(0) = 0.69``, not 0).
+
+    Example:
+        >>> small = LHSP(scale=3)
+        >>> big = LHSP(scale=3, conv1_kernel=9, hsp_kernel=7, shepard_filters=48)
+        >>> grow_lhsp_weights(small, big)  # big(x) == small(x) for any x
+    """
+    by_path = {w.path: w for w in source.weights}
+    missing = [w.path for w in target.weights if w.path not in by_path]
+    if missing or len(by_path) != len(target.weights):
+        raise ValueError(
+            f"grow_lhsp_weights: {source.name} weights {sorted(by_path)} do not match "
+            f"{[w.path for w in target.weights]}"
+        )
+    for w in target.weights:
+        small = np.asarray(by_path[w.path].numpy())
+        big = np.asarray(w.numpy())
+        if small.shape == big.shape:
+            w.assign(small)
+            continue
+        if small.ndim != big.ndim or any(
+            a > b for a, b in zip(small.shape, big.shape, strict=True)
+        ):
+            raise ValueError(
+                f"grow_lhsp_weights: {w.path} {small.shape} cannot grow into "
+                f"{big.shape}"
+            )
+        if w.path.endswith("shepard_kernel"):
+            raise ValueError("grow_lhsp_weights: the Shepard kernel cannot grow")
+        out = big.copy()
+        if small.ndim == 4:  # [k, k, C_in, C_out]
+            out[..., : small.shape[3]] = 0.0
+            r0 = (big.shape[0] - small.shape[0]) // 2
+            r1 = (big.shape[1] - small.shape[1]) // 2
+            out[
+                r0 : r0 + small.shape[0],
+                r1 : r1 + small.shape[1],
+                : small.shape[2],
+                : small.shape[3],
+            ] = small
+        else:  # bias
+            out[: small.shape[0]] = small
+        w.assign(out)
