@@ -34,9 +34,11 @@ Usage::
 restarted run; ``--init MODEL.keras`` starts from saved weights. The shipped
 ``lhsp_x3`` weights are the ``lhsp_residual`` row of the 240,000-step study
 (``benchmarks/lhsp_study.py``, which calls ``train`` below; see its
-docstring), fine-tuned at the presets' placement threshold and then, in two
+docstring), fine-tuned at the presets' placement threshold, then, in two
 warm restarts, on 32x32 LR crops (on 10x10 crops almost every output pixel
-sees the replicate padding)::
+sees the replicate padding), and last grown to the presets' sizes
+(``PRESET_SIZES``: conv1 9x9, 48 Shepard channels, HSP 7x7) by
+``grow_lhsp_weights``, which keeps the output, and trained once more::
 
     .venv/bin/python benchmarks/train_lhsp.py --variant lhsp_residual \
         --set tau=0.1980392156862745 --init runs/long240k/lhsp_residual/model.keras \
@@ -49,11 +51,17 @@ sees the replicate padding)::
     .venv/bin/python benchmarks/train_lhsp.py --variant lhsp_residual \
         --set tau=0.1980392156862745 --init runs/lhsp_x3_cycle/model.keras \
         --scale 3 --steps 30000 --patch 32 --batch 8 --lr 1e-3 \
-        --decay-at 0.75 0.92 --threads 2 --checkpoint --output runs/lhsp_x3_cycle2 \
+        --decay-at 0.75 0.92 --threads 2 --checkpoint --output runs/lhsp_x3_cycle2
+    .venv/bin/python benchmarks/train_lhsp.py --variant lhsp_residual \
+        --set tau=0.1980392156862745 --set conv1_kernel=9 --set hsp_kernel=7 \
+        --set shepard_filters=48 --init runs/lhsp_x3_cycle2/model.keras \
+        --scale 3 --steps 26000 --patch 32 --batch 8 --lr 1e-3 \
+        --decay-at 0.75 0.92 --threads 2 --checkpoint --output runs/lhsp_x3_grow \
         --ship
 
 (``tau = 50.5/255``, chosen by ``benchmarks/lhsp_tau_sweep.py``; Set5 x3
-32.34 after the first, 32.42 after the second, 32.44 after the third).
+32.34 after the first, 32.42 after the second, 32.44 after the third, 32.58
+after the fourth).
 """
 
 from __future__ import annotations
@@ -78,6 +86,7 @@ from keras_sr.models.lhsp import grow_lhsp_weights  # noqa: E402
 from keras_sr.models.lhsp.lhsp_presets import (  # noqa: E402
     PRESET_CONFIG,
     PRESET_PLACEMENT,
+    PRESET_SIZES,
 )
 
 DATA = Path(os.environ.get("KERAS_SR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -383,7 +392,9 @@ def check_preset_config(variant: str, scale: int, overrides: dict) -> None:
     keys = [k for k in preset if k not in ("name", "trainable")]
     differ = [k for k in keys if built.get(k) != preset[k]]
     if differ:
-        sets = " ".join(f"--set {k}={v}" for k, v in PRESET_PLACEMENT.items())
+        sets = " ".join(
+            f"--set {k}={v}" for k, v in {**PRESET_SIZES, **PRESET_PLACEMENT}.items()
+        )
         raise SystemExit(
             f"--ship: variant {variant!r} differs from the lhsp_x{scale} preset in "
             f"{', '.join(differ)}; ship --variant lhsp_residual {sets}"

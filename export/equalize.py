@@ -27,7 +27,7 @@ Each can be rescaled per channel without changing the float function
 conversion, checks on the calibration crops that the float output did not
 move, and restores the weights on exit. ``export.tflite.convert`` uses it for
 ``int8`` only. Measured on the shipped ``lhsp_x3`` (Set5 x3, full int8):
-32.32 dB with it, 32.14 without, 32.44 in float
+32.45 dB with it, 32.22 without, 32.58 in float
 (``benchmarks/lhsp_placement_inference.py``).
 """
 

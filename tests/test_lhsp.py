@@ -41,11 +41,15 @@ def test_presets_build_and_map_lr_to_hr(s):
     assert (model.scale, model.channels) == (s, 1)
     x = np.random.default_rng(0).random((2, 5, 7, 1)).astype(np.float32)
     assert model(x).shape == (2, 5 * s, 7 * s, 1)
-    # conv1 5x5x64 + Shepard (2s+1)^2 x 64 + 1x1 64->32 + HSP 5x5x32x2
+    # conv1 9x9x64 + Shepard (2s+1)^2 x 64 + 1x1 64->48 + HSP 7x7x48x2
     k = 2 * s + 1
-    assert model.count_params() == (25 * 64 + 64) + (k * k * 64) + (64 * 32 + 32) + (
-        25 * 32 * 2 + 2
+    assert model.count_params() == (81 * 64 + 64) + (k * k * 64) + (64 * 48 + 48) + (
+        49 * 48 * 2 + 2
     )
+    # LHSP() itself keeps METHODS §8.2's sizes: conv1 5x5, 32 channels, HSP 5x5
+    assert LHSP(scale=s).count_params() == (25 * 64 + 64) + (k * k * 64) + (
+        64 * 32 + 32
+    ) + (25 * 32 * 2 + 2)
     upscaler = KerasUpscaler(model)
     assert upscaler(x).shape == (2, 5 * s, 7 * s, 1)
 

@@ -22,18 +22,29 @@ PRESET_CONFIG = {"residual": True, "padding": "replicate"}
 #: 0.1: moving pixels at weak gradients costs PSNR. Half a level, not 0.2 (51
 #: levels), so that no 8-bit edge sits on the offsets' rounding boundary (there
 #: float16 and uint8 exports disagree with float32). The shipped ``lhsp_x3``
-#: weights were fine-tuned with it (Set5 x3 32.44 dB, ``lhsp_x3.json``).
+#: weights were fine-tuned with it (``lhsp_x3.json``).
 PRESET_PLACEMENT = {"tau": 50.5 / 255}
 
+#: The presets' layer sizes [GUESS in METHODS §8.2: conv1 5x5, 32 Shepard
+#: channels, HSP 5x5]: a 9x9 ``conv1``, 48 Shepard channels and a 7x7 HSP conv
+#: (16,210 parameters at x3 instead of 8,482). The shipped ``lhsp_x3`` was grown
+#: to these sizes from the 5/32/5 network (``grow_lhsp_weights``, which keeps
+#: its output) and trained 26,000 more steps: Set5 x3 32.44 -> 32.58 dB, where
+#: the same restart at the old sizes gained 0.02 dB and then nothing.
+PRESET_SIZES = {"conv1_kernel": 9, "shepard_filters": 48, "hsp_kernel": 7}
+
 for _s in (2, 3, 4):
+    _k = PRESET_SIZES["conv1_kernel"]
+    _h = PRESET_SIZES["hsp_kernel"]
     register_preset(
         f"lhsp_x{_s}",
         LHSP,
-        {"scale": _s, **PRESET_CONFIG, **PRESET_PLACEMENT},
+        {"scale": _s, **PRESET_SIZES, **PRESET_CONFIG, **PRESET_PLACEMENT},
         weights=LHSP_WEIGHTS[_s],
         description=(
-            f"LHSP (seed 000) x{_s}: conv 5x5/64, pixel placement, Shepard "
-            f"{2 * _s + 1}x{2 * _s + 1} deconvolution to 32, HSP conv 5x5 "
+            f"LHSP (seed 000) x{_s}: conv {_k}x{_k}/64, pixel placement, Shepard "
+            f"{2 * _s + 1}x{2 * _s + 1} deconvolution to "
+            f"{PRESET_SIZES['shepard_filters']}, HSP conv {_h}x{_h} "
             "(SR + boundary map), plus a bicubic skip, Y channel"
         ),
     )
